@@ -1,0 +1,85 @@
+"""Root conftest: tier markers by folder and the lab's command-line options.
+
+Why tiers are marked here and not in each test file: a test's tier is where it lives, so nobody can forget the
+marker, and `pytest -m "not e2e"` or `pytest -m unit` select exactly the folders tox runs. A test file placed
+outside a tier folder would be run by no tox env (each env runs one folder), so it is an error, not a silent gap.
+
+Why the command-line options are registered here and not in tests/e2e/conftest.py: pytest only reads a
+`pytest_addoption` hook before parsing the command line from "initial" conftests (the root one and those in the
+folders named on the command line). `pytest -k liveness --keep-cluster` from the repo root, or
+`pytest tests/e2e --lab-report` (whose hooks live in tests/e2e/faults/), would otherwise fail with
+"unrecognized arguments". Options are declared here; the tier conftests read them with `config.getoption`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent / "tests"
+
+# Folder under tests/ -> marker. Marker names are registered in pyproject.toml ([tool.pytest.ini_options]).
+TIER_MARKERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "manifests": "manifests",
+    "cluster": "cluster",
+    "e2e": "e2e",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options shared by the cluster tiers (see the module docstring for why they live in the root conftest)."""
+    group = parser.getgroup("lab", "resiliency lab")
+    group.addoption(
+        "--keep-cluster",
+        action="store_true",
+        default=False,
+        help="reuse a running cluster and leave it (and the cluster the run created) up afterwards",
+    )
+    group.addoption(
+        "--lab-artifacts",
+        default="artifacts",
+        metavar="DIR",
+        help="where failed e2e tests save events, describe output and pod logs (default: artifacts)",
+    )
+    group.addoption(
+        "--lab-report",
+        action="store_true",
+        default=False,
+        help="write a resiliency report (tables and timelines) for the fault catalogue",
+    )
+    group.addoption(
+        "--lab-report-dir",
+        default="reports",
+        metavar="DIR",
+        help="parent folder of reports/<timestamp>/ written by --lab-report (default: reports)",
+    )
+
+
+def tier_of(path: Path) -> str | None:
+    """Return the tier marker for a test file, or None if it is not inside a tier folder under tests/."""
+    try:
+        relative = path.resolve().relative_to(TESTS_DIR.resolve())
+    except ValueError:
+        return None
+    if len(relative.parts) < 2:  # a file directly in tests/ belongs to no tier
+        return None
+    return TIER_MARKERS.get(relative.parts[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every collected test with its tier; refuse tests under tests/ that no tier (and no tox env) would run."""
+    orphans = []
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+        elif TESTS_DIR.resolve() in item.path.resolve().parents:
+            orphans.append(item.nodeid)
+    if orphans:
+        raise pytest.UsageError(
+            f"tests outside a tier folder ({', '.join(sorted(TIER_MARKERS))}) would run in no tox env: "
+            + ", ".join(orphans)
+        )
