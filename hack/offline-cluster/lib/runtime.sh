@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Container runtime for the offline cluster: Debian's containerd (CRI for the kubelet) and
+# dockerd (image builds) sharing that one containerd, started as plain background processes.
+# Why no service manager: these machines have no systemd, and `down` must be able to stop
+# exactly what `up` started, so every daemon's PID goes to ${LAB_STATE}/pids and its output
+# to ${LAB_STATE}/logs. Sourced after common.sh; defines functions only.
+set -euo pipefail
+
+# What the kubelet, kube-proxy, CRI, image builds and base-image builds call on the host.
+runtime_packages=(
+  containerd runc containernetworking-plugins docker.io
+  iptables conntrack socat ebtables ethtool iproute2 kmod util-linux mount procps
+  debootstrap ca-certificates curl gcc libc6-dev
+)
+RUNTIME_CONTAINERD_SOCK=/run/containerd/containerd.sock
+RUNTIME_DOCKER_SOCK=/var/run/docker.sock
+RUNTIME_WAIT_SECONDS=${RUNTIME_WAIT_SECONDS:-60}
+
+runtime_pid_file() { echo "${LAB_STATE}/pids/$1.pid"; }
+runtime_log_file() { echo "${LAB_STATE}/logs/$1.log"; }
+
+# Print the PID of a daemon we started if it is still alive (and is that daemon), else fail.
+runtime_pid() {
+  local name=$1 pid_file pid
+  pid_file=$(runtime_pid_file "${name}")
+  [[ -f "${pid_file}" ]] || return 1
+  pid=$(<"${pid_file}")
+  [[ -n "${pid}" && -r "/proc/${pid}/comm" && "$(<"/proc/${pid}/comm")" == "${name}" ]] || return 1
+  echo "${pid}"
+}
+
+runtime_missing_packages() {
+  local p status
+  for p in "${runtime_packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "${p}" 2>/dev/null || true)
+    [[ "${status}" == installed ]] || echo "${p}"
+  done
+}
+
+# Keep package maintainer scripts from starting daemons behind our back (no PID we could stop).
+runtime_apt_get() {
+  local policy=/usr/sbin/policy-rc.d created=0 rc=0
+  if [[ ! -e "${policy}" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"${policy}" && chmod +x "${policy}" && created=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -qq -o Dpkg::Use-Pty=0 "$@" || rc=$?
+  ((created)) && rm -f "${policy}"
+  return "${rc}"
+}
+
+runtime_install() {
+  local missing apt_log="${LAB_STATE}/logs/apt-get.log"
+  mapfile -t missing < <(runtime_missing_packages)
+  if ((${#missing[@]} == 0)); then log "runtime: all host packages present"; return 0; fi
+  mkdir -p "${LAB_STATE}/logs"
+  log "runtime: installing ${missing[*]} (log ${apt_log})"
+  if ! runtime_apt_get install -y --no-install-recommends "${missing[@]}" >>"${apt_log}" 2>&1; then
+    log "runtime: install failed with the current package lists; running apt-get update once"
+    runtime_apt_get update >>"${apt_log}" 2>&1 || die "runtime: apt-get update failed; see ${apt_log}"
+    runtime_apt_get install -y --no-install-recommends "${missing[@]}" >>"${apt_log}" 2>&1 \
+      || die "runtime: apt-get install ${missing[*]} failed; see ${apt_log}"
+  fi
+}
+
+# Forwarding and bridge netfilter must be on BEFORE dockerd starts: dockerd sets the FORWARD
+# policy to DROP when it has to enable ip_forward itself, which would cut pod traffic.
+runtime_sysctls() {
+  modprobe br_netfilter 2>/dev/null || true
+  modprobe overlay 2>/dev/null || true
+  [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] || die "runtime: br_netfilter is not available in this kernel"
+  sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
+    net.bridge.bridge-nf-call-ip6tables=1 >/dev/null
+}
+
+runtime_containerd_config() {
+  local dir="${LAB_STATE}/containerd"
+  mkdir -p "${dir}" /etc/cni/net.d
+  cat >"${dir}/config.toml" <<EOF
+# Written by hack/offline-cluster/lib/runtime.sh — CRI for the kubelet, shared with dockerd.
+version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+[grpc]
+  address = "${RUNTIME_CONTAINERD_SOCK}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${PAUSE_IMAGE}"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+EOF
+  echo "${dir}/config.toml"
+}
+
+# Start NAME as a detached background process: runtime_spawn NAME ARGS...
+runtime_spawn() {
+  local name=$1 log_file pid
+  shift
+  mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
+  log_file=$(runtime_log_file "${name}")
+  setsid "$@" </dev/null >>"${log_file}" 2>&1 &
+  pid=$!
+  echo "${pid}" >"$(runtime_pid_file "${name}")"
+  log "runtime: started ${name} (pid ${pid}, log ${log_file})"
+}
+
+# Wait until CHECK... succeeds or NAME dies / the deadline passes: runtime_wait NAME CHECK...
+runtime_wait() {
+  local name=$1 deadline=$((SECONDS + RUNTIME_WAIT_SECONDS))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    runtime_pid "${name}" >/dev/null \
+      || die "runtime: ${name} exited during start-up; see $(runtime_log_file "${name}")"
+    ((SECONDS < deadline)) \
+      || die "runtime: ${name} not ready after ${RUNTIME_WAIT_SECONDS} s; see $(runtime_log_file "${name}")"
+    sleep 0.2
+  done
+}
+
+runtime_containerd_ready() { [[ -S "${RUNTIME_CONTAINERD_SOCK}" ]] && ctr --address "${RUNTIME_CONTAINERD_SOCK}" version; }
+runtime_docker_ready() { [[ -S "${RUNTIME_DOCKER_SOCK}" ]] && docker -H "unix://${RUNTIME_DOCKER_SOCK}" info; }
+
+runtime_start_containerd() {
+  if runtime_pid containerd >/dev/null; then return 0; fi
+  if runtime_containerd_ready >/dev/null 2>&1; then
+    die "runtime: a containerd we did not start answers on ${RUNTIME_CONTAINERD_SOCK}; stop it first"
+  fi
+  local config
+  config=$(runtime_containerd_config)
+  runtime_spawn containerd containerd --config "${config}"
+  runtime_wait containerd runtime_containerd_ready
+}
+
+runtime_start_docker() {
+  if runtime_pid dockerd >/dev/null; then return 0; fi
+  if runtime_docker_ready >/dev/null 2>&1; then
+    die "runtime: a dockerd we did not start answers on ${RUNTIME_DOCKER_SOCK}; stop it first"
+  fi
+  runtime_start_containerd
+  runtime_sysctls
+  runtime_spawn dockerd dockerd --containerd="${RUNTIME_CONTAINERD_SOCK}" \
+    --host="unix://${RUNTIME_DOCKER_SOCK}" --exec-opt native.cgroupdriver=cgroupfs
+  runtime_wait dockerd runtime_docker_ready
+}
+
+# Everything `up` needs from the host: packages, sysctls, containerd (CRI) and dockerd.
+runtime_start() {
+  runtime_install
+  runtime_sysctls
+  runtime_start_containerd
+  runtime_start_docker
+}
+
+# SIGTERM, wait up to 30 s, then SIGKILL one daemon we started.
+runtime_stop_one() {
+  local name=$1 pid deadline
+  pid=$(runtime_pid "${name}") || { rm -f "$(runtime_pid_file "${name}")"; return 0; }
+  log "runtime: stopping ${name} (pid ${pid})"
+  kill -TERM "${pid}" 2>/dev/null || true
+  deadline=$((SECONDS + 30))
+  while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  if kill -0 "${pid}" 2>/dev/null; then
+    log "runtime: ${name} ignored SIGTERM for 30 s; killing it"
+    kill -KILL "${pid}" 2>/dev/null || true
+  fi
+  rm -f "$(runtime_pid_file "${name}")"
+}
+
+# Tasks outlive containerd in their shims; kill them so no container process is left behind.
+runtime_kill_containerd_tasks() {
+  local ns task
+  runtime_containerd_ready >/dev/null 2>&1 || return 0
+  for ns in $(ctr --address "${RUNTIME_CONTAINERD_SOCK}" namespaces list -q); do
+    for task in $(ctr --address "${RUNTIME_CONTAINERD_SOCK}" -n "${ns}" tasks list -q); do
+      ctr --address "${RUNTIME_CONTAINERD_SOCK}" -n "${ns}" tasks kill -s SIGKILL "${task}" >/dev/null 2>&1 || true
+      ctr --address "${RUNTIME_CONTAINERD_SOCK}" -n "${ns}" tasks delete -f "${task}" >/dev/null 2>&1 || true
+    done
+  done
+}
+
+runtime_stop_docker() { runtime_stop_one dockerd; }
+
+runtime_stop_containerd() {
+  runtime_pid containerd >/dev/null || return 0
+  runtime_kill_containerd_tasks
+  runtime_stop_one containerd
+}
+
+# Stop dockerd first (it stops its containers), then containerd and any task it still runs.
+runtime_stop() {
+  runtime_stop_docker
+  runtime_stop_containerd
+}
+
+runtime_status() {
+  local name pid
+  for name in containerd dockerd; do
+    if pid=$(runtime_pid "${name}"); then
+      printf '%-12s running  pid %s  log %s\n' "${name}" "${pid}" "$(runtime_log_file "${name}")"
+    else
+      printf '%-12s stopped\n' "${name}"
+    fi
+  done
+}
