@@ -1,0 +1,173 @@
+"""Recovery timestamps from API objects shaped exactly as ``kubectl get -o json`` returns them."""
+
+import pytest
+
+from lab.ledger import parse_time
+from lab.timeline import (
+    ProbeSettings,
+    Recovery,
+    event_time,
+    first_after,
+    first_failure,
+    last_finished_at,
+    probe_results,
+    ready_since,
+    started_at,
+)
+
+POD = "consumer-7d9f8c6b5-x2k4q"
+
+
+def t(clock: str) -> float:
+    return parse_time(f"2026-11-28T04:{clock}Z")
+
+
+def k8s_event(reason: str, message: str, first: str, last: str, count: int = 1, pod: str = POD) -> dict:
+    """A core/v1 Event as the kubelet's legacy recorder writes it (eventTime null, second resolution)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "count": count,
+        "eventTime": None,
+        "firstTimestamp": f"2026-11-28T04:{first}Z",
+        "lastTimestamp": f"2026-11-28T04:{last}Z",
+        "involvedObject": {
+            "apiVersion": "v1",
+            "fieldPath": "spec.containers{consumer}",
+            "kind": "Pod",
+            "name": pod,
+            "namespace": "lab-faults",
+            "uid": "6f1c",
+        },
+        "message": message,
+        "metadata": {"name": f"{pod}.1800", "namespace": "lab-faults"},
+        "reason": reason,
+        "reportingComponent": "kubelet",
+        "source": {"component": "kubelet", "host": "node-1"},
+        "type": "Warning" if reason == "Unhealthy" else "Normal",
+    }
+
+
+EVENTS = [
+    k8s_event("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503", "20:05", "20:05"),
+    k8s_event("Unhealthy", 'Readiness probe failed: Get "http://10.88.0.5:5000/ready": EOF', "10:00", "10:00"),
+    k8s_event("Killing", "Container consumer failed liveness probe, will be restarted", "12:00", "20:11", count=2),
+    k8s_event("Started", "Started container consumer", "20:12", "20:12", pod="other-pod"),
+]
+
+POD_JSON = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": POD},
+    "status": {
+        "phase": "Running",
+        "conditions": [
+            {"type": "Initialized", "status": "True", "lastTransitionTime": "2026-11-28T04:00:00Z"},
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-28T04:20:14Z"},
+            {"type": "ContainersReady", "status": "True", "lastTransitionTime": "2026-11-28T04:20:14Z"},
+        ],
+        "containerStatuses": [
+            {
+                "name": "consumer",
+                "ready": True,
+                "restartCount": 2,
+                "started": True,
+                "state": {"running": {"startedAt": "2026-11-28T04:20:12Z"}},
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": "2026-11-28T04:12:01Z",
+                        "finishedAt": "2026-11-28T04:20:11Z",
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_probe_settings_use_kubernetes_defaults_for_absent_fields():
+    settings = ProbeSettings.from_probe({"httpGet": {"path": "/health", "port": 5000}, "periodSeconds": 2})
+    assert settings == ProbeSettings(initial_delay=0, period=2, timeout=1, failure_threshold=3)
+
+
+def test_detection_bound_counts_initial_delay_only_from_container_start():
+    s = ProbeSettings(initial_delay=5, period=2, timeout=1, failure_threshold=3)
+    assert s.detection_bound() == 7
+    assert s.detection_bound(from_start=True) == 12
+    assert s.detection_bound(extra=30) == 37
+
+
+def test_event_time_skips_older_events_and_uses_last_time_of_an_aggregated_one():
+    assert event_time(EVENTS, "Unhealthy", t("20:04.6"), POD, contains="Liveness") == t("20:05")
+    # The Killing event aggregates an earlier restart (12:00) with this one (20:11).
+    assert event_time(EVENTS, "Killing", t("20:04"), POD) == t("20:11")
+    assert event_time(EVENTS, "Started", t("20:00"), POD) is None  # other pod's event
+    assert event_time(EVENTS, "Unhealthy", t("21:00"), POD) is None
+
+
+def test_event_time_floors_injection_because_api_truncates_to_seconds():
+    # Fault at :05.7, event recorded as :05 though it happened at or after :05.7.
+    assert event_time(EVENTS, "Unhealthy", t("20:05.7"), POD, contains="Liveness") == t("20:05")
+
+
+def test_pod_status_fields():
+    assert started_at(POD_JSON, "consumer") == t("20:12")
+    assert last_finished_at(POD_JSON, "consumer") == t("20:11")
+    assert ready_since(POD_JSON) == t("20:14")
+    assert started_at(POD_JSON, "missing") is None
+    not_ready = {
+        "status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2026-11-28T04:20:11Z"}]}
+    }
+    assert ready_since(not_ready) is None
+
+
+LOG = "\n".join(
+    [
+        '2026-11-28T04:20:03.100000000Z 10.88.0.1 - - [28/Nov/2026 04:20:03] "GET /health HTTP/1.1" 200 -',
+        '2026-11-28T04:20:04.000000000Z 127.0.0.1 - - [28/Nov/2026 04:20:04] "GET /health HTTP/1.1" 503 -',
+        '2026-11-28T04:20:05.100000000Z 10.88.0.1 - - [28/Nov/2026 04:20:05] "GET /health HTTP/1.1" 503 -',
+        '2026-11-28T04:20:05.200000000Z 10.88.0.1 - - [28/Nov/2026 04:20:05] "GET /ready HTTP/1.1" 200 -',
+        '2026-11-28T04:20:06.000000000Z {"event": "consumed", "id": "a"}',
+        '10.88.0.1 - - [28/Nov/2026 04:20:07] "GET /health HTTP/1.1" 503 -',
+    ]
+)
+
+
+def test_probe_results_skip_loopback_curl_and_unstamped_lines():
+    results = probe_results(LOG)
+    assert [(r.path, r.status, r.ok) for r in results] == [
+        ("/health", 200, True),
+        ("/health", 503, False),
+        ("/ready", 200, True),
+    ]
+    assert results[1].at == pytest.approx(t("20:05.1"))
+
+
+def test_first_failure_prefers_precise_log_then_falls_back_to_event():
+    probes = probe_results(LOG)
+    assert first_failure(probes, EVENTS, t("20:04.5"), POD, "/health") == pytest.approx(t("20:05.1"))
+    assert first_failure([], EVENTS, t("20:04.5"), POD) == t("20:05")
+
+
+def test_recovery_figures():
+    r = Recovery(
+        "fault-switch",
+        injected=t("20:04.5"),
+        first_failed_probe=t("20:05.1"),
+        killed=t("20:11"),
+        restarted=t("20:12"),
+        ready=t("20:14"),
+        first_consumed=t("20:14.5"),
+        bound=7.0,
+    )
+    assert (r.detection, r.excess, r.restart_to_ready, r.to_first_consumed) == (6.5, -0.5, 2.0, 10.0)
+    assert r.to_dict()["excess"] == -0.5
+    assert Recovery("x", injected=1.0).excess is None
+
+
+def test_first_after():
+    assert first_after([5.0, None, 2.0, 9.0], 4.0) == 5.0
+    assert first_after([1.0], 4.0) is None
+    assert first_after([1.0], None) is None
