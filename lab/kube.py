@@ -1,0 +1,139 @@
+"""kubectl for the tests, on top of pytest-kubernetes' cluster manager.
+
+Why a wrapper and not `manager.kubectl` directly: pytest-kubernetes joins the argument list into one shell string,
+so an argument with spaces or quotes (``sh -c 'kill -USR1 1'``, a JSON patch) would be split by the shell. `Kube`
+quotes every argument and binds a namespace, and adds the few reads the suite repeats (pods of an app, restart
+counts, events). Every call still goes through the manager, so the kubeconfig it holds is the one used.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
+
+
+class KubectlError(RuntimeError):
+    """kubectl exited non-zero; the message is its stderr."""
+
+
+@dataclass(frozen=True)
+class Kube:
+    """A kubectl bound to one cluster manager and (optionally) one namespace. Call it like kubectl."""
+
+    manager: Any  # pytest_kubernetes.providers.base.AClusterManager
+    namespace: str | None = None
+
+    def in_namespace(self, namespace: str) -> Kube:
+        return Kube(self.manager, namespace)
+
+    def __call__(self, *args: str, timeout: float = 60, namespaced: bool = True) -> str:
+        """Run ``kubectl ARGS`` and return stdout; raise `KubectlError` with stderr on failure."""
+        argv = list(args)
+        if namespaced and self.namespace:
+            argv = ["--namespace", self.namespace, *argv]
+        try:
+            out = self.manager.kubectl([shlex.quote(a) for a in argv], as_dict=False, timeout=int(timeout))
+        except RuntimeError as exc:
+            raise KubectlError(f"kubectl {' '.join(argv)}: {str(exc).strip()}") from None
+        return str(out)
+
+    def json(self, *args: str, timeout: float = 60) -> dict:
+        return json.loads(self(*args, "-o", "json", timeout=timeout))
+
+    # --- reads the suite repeats ------------------------------------------------------------------------------
+
+    def deployment(self, name: str) -> dict:
+        return self.json("get", "deployment", name)
+
+    def pods(self, app: str) -> list[dict]:
+        """Pods of ``app`` that are not being deleted, oldest first."""
+        items = self.json("get", "pods", "-l", f"app={app}")["items"]
+        live = [p for p in items if not p["metadata"].get("deletionTimestamp")]
+        return sorted(live, key=lambda p: p["metadata"]["creationTimestamp"])
+
+    def pod(self, app: str) -> dict:
+        """The one live pod of ``app`` (the Deployments run one replica); fails if there is not exactly one."""
+        pods = self.pods(app)
+        if len(pods) != 1:
+            raise AssertionError(f"expected one live pod of {app}, found {[p['metadata']['name'] for p in pods]}")
+        return pods[0]
+
+    def container_status(self, pod: str, container: str) -> dict:
+        status = self.json("get", "pod", pod).get("status", {})
+        for item in status.get("containerStatuses", []):
+            if item["name"] == container:
+                return item
+        return {}
+
+    def restart_count(self, pod: str, container: str) -> int:
+        return int(self.container_status(pod, container).get("restartCount", 0))
+
+    def events(self, pod: str) -> list[dict]:
+        """Events about one pod, oldest first."""
+        items = self.json("get", "events", "--field-selector", f"involvedObject.name={pod}")["items"]
+        return sorted(items, key=event_time)
+
+    def logs(self, pod: str, container: str, previous: bool = False, since_time: str | None = None) -> str:
+        args = ["logs", pod, "-c", container]
+        if previous:
+            args.append("--previous")
+        if since_time:
+            args.append(f"--since-time={since_time}")
+        return self(*args)
+
+    def exec(self, pod: str, container: str, *command: str, timeout: float = 30) -> str:
+        return self("exec", pod, "-c", container, "--", *command, timeout=timeout)
+
+    def rollout_status(self, kind_name: str, timeout: float) -> None:
+        self("rollout", "status", kind_name, f"--timeout={int(timeout)}s", timeout=timeout + 10)
+
+    def wait(self, target: str, condition: str, timeout: float) -> None:
+        self("wait", target, f"--for={condition}", f"--timeout={int(timeout)}s", timeout=timeout + 10)
+
+
+def event_time(event: dict) -> str:
+    """Sort key: events carry lastTimestamp (legacy) or eventTime (events.k8s.io); either is RFC 3339."""
+    return event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"]
+
+
+def parse_time(stamp: str) -> datetime:
+    """RFC 3339 timestamps as the API writes them (``2026-11-28T05:40:01Z``)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def wait_for(predicate, deadline: float, interval: float = 1.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned) or ``deadline`` seconds pass (AssertionError).
+
+    kubectl failures during the wait (an API server briefly busy, a pod replaced under us) are retried too.
+    """
+    retrying = Retrying(
+        stop=stop_after_delay(deadline),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda value: not value) | retry_if_exception_type(KubectlError),
+        retry_error_callback=lambda state: _timed_out(state, deadline, what),
+        reraise=False,
+    )
+    return retrying(predicate)
+
+
+def holds(predicate, window: float, interval: float = 1.0) -> bool:
+    """True when ``predicate`` stays truthy on every poll for ``window`` seconds; returns False at the first lapse."""
+    retrying = Retrying(
+        stop=stop_after_delay(window),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda held: held),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return bool(retrying(lambda: bool(predicate())))
+
+
+def _timed_out(state, deadline: float, what: str):
+    detail = ""
+    if state.outcome is not None and state.outcome.failed:
+        detail = f" (last error: {state.outcome.exception()})"
+    raise AssertionError(f"{what} not reached within {deadline:.0f} s{detail}")
