@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Background processes of the cluster: one PID file and one log per component, so `down`
+# and `status` act on exactly the processes `up` started and never on look-alikes.
+set -euo pipefail
+
+oc_pid_file() { echo "${LAB_STATE}/pids/$1.pid"; }
+oc_log_file() { echo "${LAB_STATE}/logs/$1.log"; }
+
+# Print NAME's PID if that process is alive and still runs the binary we started; else fail.
+oc_pid() {
+  local name=$1 pid_file pid exe want
+  pid_file=$(oc_pid_file "${name}")
+  [[ -s "${pid_file}" ]] || return 1
+  read -r pid want <"${pid_file}"
+  exe=$(readlink "/proc/${pid}/exe" 2>/dev/null) || return 1
+  [[ "${exe% (deleted)}" == "${want}" ]] || return 1
+  echo "${pid}"
+}
+
+# Alive and not a zombie (a reaped-late zombie still answers kill -0 but has no exe link).
+oc_alive() { readlink "/proc/$1/exe" >/dev/null 2>&1; }
+
+# oc_spawn NAME BINARY ARGS... — detached (own session, no stdin), output appended to its log.
+oc_spawn() {
+  local name=$1 bin=$2 log_file pid
+  shift 2
+  mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
+  [[ -x "${bin}" ]] || die "${name}: binary ${bin} missing; run: offline-cluster build"
+  log_file=$(oc_log_file "${name}")
+  setsid "${bin}" "$@" </dev/null >>"${log_file}" 2>&1 &
+  pid=$!
+  echo "${pid} $(readlink -f "${bin}")" >"$(oc_pid_file "${name}")"
+  log "started ${name} (pid ${pid}, log ${log_file})"
+}
+
+# oc_wait NAME SECONDS WHAT CHECK... — poll CHECK until it succeeds; fail naming NAME's log
+# when NAME dies or the deadline passes. NAME may be "-" when no single process owns WHAT.
+oc_wait() {
+  local name=$1 timeout=$2 what=$3 deadline
+  shift 3
+  deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [[ "${name}" != - ]] && ! oc_pid "${name}" >/dev/null; then
+      oc_fail "${name}" "exited while waiting for ${what}"
+    fi
+    ((SECONDS < deadline)) || oc_fail "${name}" "timed out after ${timeout} s waiting for ${what}"
+    sleep 0.25
+  done
+}
+
+# One clear line naming the component and its log, then its last lines for context.
+oc_fail() {
+  local name=$1 msg=$2 log_file
+  if [[ "${name}" == - ]]; then die "${msg}"; fi
+  log_file=$(oc_log_file "${name}")
+  if [[ -s "${log_file}" ]]; then
+    printf -- '--- last lines of %s ---\n' "${log_file}" >&2
+    tail -n 15 "${log_file}" >&2
+  fi
+  die "${name}: ${msg}; see ${log_file}"
+}
+
+# SIGTERM, up to SECONDS (default 20) for a clean exit, then SIGKILL. Only our recorded PID.
+oc_stop() {
+  local name=$1 grace=${2:-20} pid deadline
+  if ! pid=$(oc_pid "${name}"); then rm -f "$(oc_pid_file "${name}")"; return 0; fi
+  log "stopping ${name} (pid ${pid})"
+  kill -TERM "${pid}" 2>/dev/null || true
+  deadline=$((SECONDS + grace))
+  while oc_alive "${pid}" && ((SECONDS < deadline)); do sleep 0.1; done
+  if oc_alive "${pid}"; then
+    log "${name} ignored SIGTERM for ${grace} s; sending SIGKILL"
+    kill -KILL "${pid}" 2>/dev/null || true
+  fi
+  rm -f "$(oc_pid_file "${name}")"
+}
