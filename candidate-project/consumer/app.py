@@ -1,0 +1,58 @@
+"""Consumer entry point: validate config, start the health server, run the consume loop.
+
+Run as ``python app.py`` (exec-form CMD, so it is PID 1 in the container and receives the
+SIGTERM/SIGUSR1/SIGUSR2 that ``kubectl`` sends). Exit codes: 0 drained after SIGTERM,
+1 start-up or worker failure, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from consumer.config import load_config
+from consumer.envconfig import ConfigError
+from consumer.jsonlog import log_event, setup_logging
+from consumer.runtime import Controls, drain_seconds, install_signal_handlers, run_worker
+from consumer.worker import Consumer
+from server import Health, Readiness, start_server
+
+SERVICE = "consumer"
+
+
+def main() -> int:
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        print(f"config error: {exc.name}: {exc.reason}", file=sys.stderr)
+        return 2
+    common = config.common
+    setup_logging(SERVICE, common.pod_name, common.log_level)
+    controls = Controls()
+    health = Health(common.heartbeat_max_age)
+    worker = Consumer(config, controls, beat=health.beat)
+    try:
+        server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
+    except OSError as exc:
+        print(f"startup error: cannot listen on port {common.health_port}: {exc}", file=sys.stderr)
+        return 1
+    install_signal_handlers(controls, health.trip)
+    log_event(
+        "started",
+        health_port=common.health_port,
+        queue_name=config.queue_name,
+        receive_wait_seconds=config.receive_wait,
+        receive_batch_size=config.batch_size,
+        heartbeat_max_age_seconds=common.heartbeat_max_age,
+        region=common.region,
+        endpoint_url=common.endpoint_url,
+    )
+    code = run_worker(worker, controls)
+    server.shutdown()
+    server.server_close()
+    log_event("stopped", exit_code=code, drain_seconds=drain_seconds(controls))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

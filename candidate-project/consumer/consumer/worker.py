@@ -1,0 +1,184 @@
+"""The consume loop: long-poll, log each message, batch-delete only what was handled.
+
+Why delete last: a crash between receive and delete leaves the message on the queue, so it
+is delivered again after the visibility timeout - at-least-once, never lost. A body that
+cannot be parsed is logged as ``poison`` and deliberately not deleted; after the queue's
+maxReceiveCount the redrive policy moves it to the dead-letter queue, where a human can
+look at it, instead of it blocking or vanishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+from tenacity import RetryCallState
+
+from .aws import (
+    CONNECT_TIMEOUT_SECONDS,
+    TRANSIENT,
+    error_code,
+    make_client,
+    make_probe_client,
+    retry_call,
+)
+from .config import ConsumerConfig
+from .jsonlog import log_event
+from .messages import PoisonMessage, parse_body
+from .runtime import Controls
+
+QUEUE_GONE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+BODY_EXCERPT_CHARS = 500
+
+
+class Consumer:
+    """Consumes the queue named in config; ``run`` returns only after a stop request."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        controls: Controls,
+        beat: Callable[[], None],
+        sqs: Any = None,
+        probe_sqs: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        region = config.common.region
+        self._config = config
+        self._controls = controls
+        self._beat = beat
+        if sqs is None:
+            sqs = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, config.read_timeout)
+        self._sqs = sqs
+        self._probe = probe_sqs if probe_sqs is not None else make_probe_client("sqs", region)
+        self._clock = clock
+        self._queue_url: str | None = None
+
+    def run(self) -> None:
+        stop = self._controls.stop
+        while not stop.is_set():
+            self._controls.checkpoint()
+            if stop.is_set():
+                break
+            self.poll_once()
+
+    def poll_once(self) -> int:
+        """One receive plus handling; returns how many messages were deleted.
+
+        A stop request never abandons a batch already received: it is handled and deleted
+        (that is the drain), only the next receive is skipped.
+        """
+        try:
+            messages = self._retry(self._receive_once, "receive")
+        except TRANSIENT:  # only when stopping: retries never give up otherwise
+            return 0
+        handled = [m for m in messages if self._handle(m)]
+        if not handled:
+            return 0
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(handled)]
+        try:
+            response = self._retry(lambda: self._delete_once(entries), "delete")
+        except TRANSIENT as exc:
+            # Stopping mid-outage: these come back after the visibility timeout (duplicates,
+            # not losses).
+            log_event("delete_abandoned", level=logging.WARNING, count=len(entries), error=str(exc))
+            return 0
+        failed = response.get("Failed", [])
+        if failed:
+            log_event("delete_failed", level=logging.WARNING, count=len(failed), failed=failed)
+        deleted = len(response.get("Successful", []))
+        log_event("deleted", count=deleted)
+        return deleted
+
+    def _handle(self, message: dict[str, Any]) -> bool:
+        """Log a message's contents; False for poison (left on the queue for the redrive)."""
+        attributes = message.get("Attributes", {})
+        receive_count = int(attributes.get("ApproximateReceiveCount", 0))
+        try:
+            body = parse_body(message["Body"])
+        except PoisonMessage as exc:
+            log_event(
+                "poison",
+                level=logging.WARNING,
+                message_id=message["MessageId"],
+                receive_count=receive_count,
+                reason=str(exc),
+                body=message["Body"][:BODY_EXCERPT_CHARS],
+            )
+            return False
+        log_event(
+            "consumed",
+            id=body["id"],
+            seq=body["seq"],
+            producer=body["producer"],
+            message_id=message["MessageId"],
+            receive_count=receive_count,
+            latency_seconds=round(self._clock() - float(body["ts"]), 3),
+            body=body,
+        )
+        return True
+
+    def _receive_once(self) -> list[dict[str, Any]]:
+        self._beat()
+        queue_url = self._resolved_queue_url()
+        response = self._call_queue(
+            self._sqs.receive_message,
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=self._config.batch_size,
+            WaitTimeSeconds=self._config.receive_wait,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        self._beat()
+        return list(response.get("Messages", []))
+
+    def _delete_once(self, entries: list[dict[str, str]]) -> dict[str, Any]:
+        self._beat()
+        queue_url = self._resolved_queue_url()
+        return dict(self._call_queue(self._sqs.delete_message_batch, QueueUrl=queue_url, Entries=entries))
+
+    def _resolved_queue_url(self) -> str:
+        if self._queue_url is None:
+            # A missing queue raises here and is retried: not ready, but alive.
+            self._queue_url = str(self._sqs.get_queue_url(QueueName=self._config.queue_name)["QueueUrl"])
+            log_event("queue_resolved", queue_url=self._queue_url)
+        return self._queue_url
+
+    def _call_queue(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) in QUEUE_GONE_CODES:
+                self._queue_url = None  # the emulator restarted: look the queue up again
+            raise
+
+    def _retry(self, fn: Callable[[], Any], operation: str) -> Any:
+        return retry_call(
+            fn,
+            policy=self._config.retry,
+            stop=self._controls.stop,
+            before_sleep=lambda state: self._on_retry(state, operation),
+        )
+
+    def _on_retry(self, state: RetryCallState, operation: str) -> None:
+        self._beat()  # waiting out an outage is progress, not a hang
+        exc = state.outcome.exception() if state.outcome else None
+        log_event(
+            "consume_retry",
+            level=logging.WARNING,
+            operation=operation,
+            attempt=state.attempt_number,
+            wait_seconds=round(state.upcoming_sleep, 3),
+            error=error_code(exc) if exc else None,
+            detail=str(exc)[:200] if exc else None,
+        )
+
+    def ready_problem(self) -> str | None:
+        """Ready when the queue can be looked up by name (the endpoint answers and it exists)."""
+        try:
+            self._probe.get_queue_url(QueueName=self._config.queue_name)
+        except TRANSIENT as exc:
+            return f"sqs: {error_code(exc)}: {str(exc)[:160]}"
+        return None

@@ -1,0 +1,57 @@
+"""Producer entry point: validate config, start the health server, run the publish loop.
+
+Run as ``python app.py`` (exec-form CMD, so it is PID 1 in the container and receives the
+SIGTERM/SIGUSR1/SIGUSR2 that ``kubectl`` sends). Exit codes: 0 drained after SIGTERM,
+1 start-up or worker failure, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from producer.config import load_config
+from producer.envconfig import ConfigError
+from producer.jsonlog import log_event, setup_logging
+from producer.runtime import Controls, drain_seconds, install_signal_handlers, run_worker
+from producer.worker import Publisher
+from server import Health, Readiness, start_server
+
+SERVICE = "producer"
+
+
+def main() -> int:
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        print(f"config error: {exc.name}: {exc.reason}", file=sys.stderr)
+        return 2
+    common = config.common
+    setup_logging(SERVICE, common.pod_name, common.log_level)
+    controls = Controls()
+    health = Health(common.heartbeat_max_age)
+    worker = Publisher(config, controls, beat=health.beat)
+    try:
+        server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
+    except OSError as exc:
+        print(f"startup error: cannot listen on port {common.health_port}: {exc}", file=sys.stderr)
+        return 1
+    install_signal_handlers(controls, health.trip)
+    log_event(
+        "started",
+        health_port=common.health_port,
+        topic_name=config.topic_name,
+        publish_interval_seconds=config.publish_interval,
+        heartbeat_max_age_seconds=common.heartbeat_max_age,
+        region=common.region,
+        endpoint_url=common.endpoint_url,
+    )
+    code = run_worker(worker, controls)
+    server.shutdown()
+    server.server_close()
+    log_event("stopped", exit_code=code, drain_seconds=drain_seconds(controls), next_seq=worker.next_seq)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

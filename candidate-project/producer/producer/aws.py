@@ -1,0 +1,97 @@
+"""boto3 clients and the tenacity retry policy shared by both workers.
+
+Why two layers are not stacked: botocore's own retries are switched off (one attempt per
+call) and tenacity owns retrying, so there is one place that decides backoff, one place that
+logs each retry, and one place that beats the heartbeat while waiting. Each call is bounded
+by connect/read timeouts, which is what lets us compute the longest healthy gap between
+heartbeats. This module is identical in the producer and consumer packages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_random_exponential,
+)
+
+T = TypeVar("T")
+# Connection refused/reset, timeouts, throttling, 5xx and "not found while the emulator
+# restarts" are all worth another try; anything else is a bug and should surface.
+TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
+CONNECT_TIMEOUT_SECONDS = 2.0
+# Readiness probes must answer well inside the probe's timeoutSeconds.
+PROBE_CONNECT_TIMEOUT_SECONDS = 1.0
+PROBE_READ_TIMEOUT_SECONDS = 1.5
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Full-jitter exponential backoff: wait ~U(0, min(cap, initial * 2**n)).
+
+    The cap keeps each wait far below the heartbeat bound; tests inject tiny values
+    instead of sleeping.
+    """
+
+    initial: float = 0.5
+    cap: float = 5.0
+
+
+def make_client(service: str, region: str, connect_timeout: float, read_timeout: float) -> Any:
+    """A client with bounded calls and no hidden retries.
+
+    boto3 reads ``AWS_ENDPOINT_URL`` itself, so the emulator or real AWS is chosen purely
+    by environment. A private Session per client avoids sharing the default session
+    across threads (sessions are not thread-safe; clients are).
+    """
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+def make_probe_client(service: str, region: str) -> Any:
+    return make_client(service, region, PROBE_CONNECT_TIMEOUT_SECONDS, PROBE_READ_TIMEOUT_SECONDS)
+
+
+def error_code(exc: BaseException) -> str:
+    """A short, stable name for an AWS failure, for log fields and readiness reasons."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return exc.__class__.__name__
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    stop: threading.Event,
+    before_sleep: Callable[[RetryCallState], None],
+) -> T:
+    """Call ``fn`` until it succeeds or ``stop`` is set (then the last error is raised).
+
+    The backoff sleep waits on ``stop`` so SIGTERM interrupts it at once; ``before_sleep``
+    is where callers beat the heartbeat and log, so an outage of any length stays a
+    readiness problem and never a liveness one.
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        wait=wait_random_exponential(multiplier=policy.initial, max=policy.cap),
+        stop=stop_when_event_set(stop),
+        sleep=stop.wait,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
