@@ -17,6 +17,7 @@ request is answered from in-memory state (plus a short readiness cache) so probe
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -109,6 +110,12 @@ class HealthServer(ThreadingHTTPServer):
         self.readiness = readiness
         super().__init__(address, HealthHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One stderr line instead of socketserver's traceback: a client that hangs up
+        mid-answer is routine for probes and port scanners, not a server fault."""
+        exc = sys.exc_info()[1]
+        sys.stderr.write(f"{client_address[0]} - - request aborted: {exc!r}\n")
+
 
 class HealthHandler(BaseHTTPRequestHandler):
     """Routes /health and /ready; every other path is a JSON 404.
@@ -121,6 +128,9 @@ class HealthHandler(BaseHTTPRequestHandler):
     server: HealthServer
     server_version = "lab-health/1"
     timeout = CLIENT_TIMEOUT_SECONDS
+    # http.server assumes HTTP/0.9 until the request line parses, and 0.9 answers have no
+    # status line; a client sending garbage should still get a readable 400.
+    default_request_version = "HTTP/1.0"
     # Errors http.server raises itself (bad request line, oversized headers) answer JSON too.
     error_content_type = "application/json"
     error_message_format = '{"status": "ERROR", "code": %(code)d, "reason": "%(message)s"}'
@@ -186,8 +196,11 @@ class HealthHandler(BaseHTTPRequestHandler):
 
 
 def start_server(health: Health, readiness: Readiness, host: str = "0.0.0.0", port: int = 5000) -> HealthServer:
-    """Bind and serve in a daemon thread; the caller owns shutdown()."""
+    """Bind and serve in a daemon thread; the caller owns shutdown().
+
+    The 0.1 s poll interval only bounds how long shutdown() waits, it costs nothing else.
+    """
     server = HealthServer((host, port), health, readiness)
-    thread = threading.Thread(target=server.serve_forever, name="health-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="health-server", daemon=True)
     thread.start()
     return server
