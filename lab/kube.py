@@ -92,8 +92,9 @@ class Kube:
     def rollout_status(self, kind_name: str, timeout: float) -> None:
         self("rollout", "status", kind_name, f"--timeout={int(timeout)}s", timeout=timeout + 10)
 
-    def wait(self, target: str, condition: str, timeout: float) -> None:
-        self("wait", target, f"--for={condition}", f"--timeout={int(timeout)}s", timeout=timeout + 10)
+    def wait(self, condition: str, timeout: float, *target: str) -> None:
+        """``kubectl wait TARGET... --for=CONDITION --timeout=…`` (e.g. ``"condition=Ready", 30, "pod/x"``)."""
+        self("wait", *target, f"--for={condition}", f"--timeout={int(timeout)}s", timeout=timeout + 10)
 
 
 def event_time(event: dict) -> str:

@@ -80,13 +80,20 @@ def probe_patch(lab: Lab, app: str, fault: str) -> list[dict]:
 
 
 def await_restart(lab: Lab, injection: Injection) -> float:
-    """Wait until restartCount exceeds the count before the fault; return seconds since the fault was in place."""
+    """Wait until restartCount exceeds the count before the fault; return seconds since the fault was in place.
+
+    The deadline runs from ``injection.started``, not from this call, so awaiting several injections one after
+    the other does not stretch the later ones' bounds.
+    """
+    remaining = max(0.0, injection.deadline - (time.monotonic() - injection.started))
     wait_for(
         lambda: lab.kube.restart_count(injection.pod, injection.app) > injection.restarts_before,
-        injection.deadline,
+        remaining,
         what=f"restart of {injection.app} after {injection.fault} (deadline {injection.deadline:.0f} s)",
     )
-    return time.monotonic() - injection.started
+    elapsed = time.monotonic() - injection.started
+    assert elapsed <= injection.deadline + 1, f"{injection.app} restarted after {elapsed:.0f} s > deadline"
+    return elapsed
 
 
 def liveness_events(lab: Lab, pod: str, deadline: float = 30) -> tuple[list[str], list[str]]:
@@ -111,20 +118,23 @@ def restore(lab: Lab, app: str) -> None:
     lab.wait_rolled_out((app,))
 
 
-def healthy_again(lab: Lab, injection: Injection) -> int:
-    """After a self-healing fault: Ready again, /health UP, and no further restart for a whole probe window.
+def healthy_again(lab: Lab, *injections: Injection) -> dict[str, int]:
+    """After self-healing faults: Ready again, /health UP, and no further restart for a whole probe window.
 
-    Returns the restart count that held. The window includes ``extra`` so a hang that survived the restart would
-    have been caught.
+    Returns each app's restart count that held. The window includes ``extra`` so a hang that survived the restart
+    would have been caught; several injections share one window (their pods are independent).
     """
-    readiness = lab.probe(injection.app, "readinessProbe")
-    ready_within = readiness.initial_delay + readiness.ready_deadline()
-    lab.kube.wait(f"pod/{injection.pod}", "condition=Ready", ready_within)
-    count = lab.kube.restart_count(injection.pod, injection.app)
-    body = lab.kube.exec(injection.pod, injection.app, "curl", "-s", "http://0.0.0.0:5000/health")
-    assert body == '{"status": "UP!"}', f"{injection.app} /health after restart: {body!r}"
-    window = injection.probe.window(injection.extra)
-    assert holds(lambda: lab.kube.restart_count(injection.pod, injection.app) == count, window, interval=2), (
-        f"{injection.app} restarted again within {window:.0f} s of recovering from {injection.fault}"
-    )
-    return count
+    counts: dict[str, int] = {}
+    for injection in injections:
+        readiness = lab.probe(injection.app, "readinessProbe")
+        lab.kube.wait("condition=Ready", readiness.initial_delay + readiness.ready_deadline(), f"pod/{injection.pod}")
+        body = lab.kube.exec(injection.pod, injection.app, "curl", "-s", "http://0.0.0.0:5000/health")
+        assert body == '{"status": "UP!"}', f"{injection.app} /health after restart: {body!r}"
+        counts[injection.app] = lab.kube.restart_count(injection.pod, injection.app)
+    window = max(injection.probe.window(injection.extra) for injection in injections)
+
+    def unchanged() -> bool:
+        return all(lab.kube.restart_count(i.pod, i.app) == counts[i.app] for i in injections)
+
+    assert holds(unchanged, window, interval=2), f"a container restarted again within {window:.0f} s of recovering"
+    return counts

@@ -1,0 +1,62 @@
+"""Liveness is not readiness: an emulator outage makes the services NotReady and never restarts them.
+
+Scaling LocalStack to 0 takes the services' dependency away. Their readiness (/ready) must fail, their liveness
+(/health, the worker's heartbeat) must not: a restart cannot bring a dependency back, it only loses work.
+"""
+
+import time
+
+from lab.aws import localstack
+from lab.deploy import SERVICES
+from lab.kube import holds, wait_for
+from lab.ledger import parse_events
+from lab.probes import RESTART_SLACK_SECONDS
+
+
+def test_liveness_survives_emulator_outage_while_readiness_fails(deployed_lab, artifacts):
+    lab = deployed_lab
+    pods = {app: lab.pod(app) for app in SERVICES}
+    before = {app: lab.kube.restart_count(pod, app) for app, pod in pods.items()}
+    readiness = {app: lab.probe(app, "readinessProbe") for app in SERVICES}
+    liveness = {app: lab.probe(app) for app in SERVICES}
+
+    lab.scale("localstack", 0)
+    outage = time.monotonic()
+    for app, pod in pods.items():
+        # NotReady within the readiness probe's failure window (its timeout bounds the /ready check itself).
+        lab.kube.wait("condition=Ready=false", readiness[app].unready_deadline(), f"pod/{pod}")
+    artifacts.record("outage_not_ready", seconds=round(time.monotonic() - outage, 1))
+
+    # Hold for a whole liveness window plus the heartbeat age: long enough for the kubelet to have restarted a
+    # container whose /health failed, and for a worker stuck on the outage to have let its heartbeat go stale.
+    window = max(liveness[app].window(lab.heartbeat_max_age(app)) for app in SERVICES)
+
+    def unchanged():
+        return all(lab.kube.restart_count(pod, app) == before[app] for app, pod in pods.items())
+
+    assert holds(unchanged, window, interval=2), f"a service was restarted during the emulator outage ({window} s)"
+    assert {app: lab.pod(app) for app in SERVICES} == pods, "pods were replaced during the outage"
+    for app in SERVICES:
+        assert lab.curl_health(app) == '{"status": "UP!"}', f"{app} /health must stay UP while its dependency is down"
+
+    lab.scale("localstack", 1)
+    recovery = time.monotonic()
+    lab.wait_rolled_out(("localstack",))
+    for app, pod in pods.items():
+        # Ready again once /ready passes: successThreshold periods after the init hook recreated the resources.
+        bound = readiness[app].ready_deadline() + lab.probe("localstack", "readinessProbe").window()
+        lab.kube.wait("condition=Ready", bound, f"pod/{pod}")
+    artifacts.record("outage_ready_again", seconds=round(time.monotonic() - recovery, 1))
+
+    with localstack(lab) as aws:
+        marker = aws.publish_marker(aws.topic_arn())
+        deadline = lab.heartbeat_max_age("consumer") + RESTART_SLACK_SECONDS
+
+        def flowing():
+            consumed = parse_events(lab.kube.logs(pods["consumer"], "consumer"))
+            return any(e["event"] == "consumed" and e.get("id") == marker for e in consumed)
+
+        wait_for(flowing, deadline, what=f"consumer log of {marker} after the outage")
+    published = [e for e in parse_events(lab.kube.logs(pods["producer"], "producer")) if e["event"] == "published"]
+    assert published and published[-1]["_t"] > time.time() - deadline, "producer is publishing again"
+    assert {app: lab.kube.restart_count(pod, app) for app, pod in pods.items()} == before

@@ -1,0 +1,107 @@
+"""kubectl wrapper (lab/kube.py), back-off observation (lab/crashloop.py), probe patches (lab/liveness.py)."""
+
+import json
+
+import pytest
+
+from lab.crashloop import Backoff
+from lab.deploy import Lab
+from lab.kube import Kube, KubectlError
+from lab.liveness import RENAMED_PATH, probe_patch
+
+
+class FakeManager:
+    """Stands in for a pytest-kubernetes manager: records the argument lists, answers from a dict."""
+
+    def __init__(self, answers=None, fail=None):
+        self.calls, self.answers, self.fail = [], answers or {}, fail
+
+    def kubectl(self, args, as_dict=True, timeout=60):
+        assert as_dict is False
+        self.calls.append(args)
+        if self.fail:
+            raise RuntimeError(self.fail)
+        for key, value in self.answers.items():
+            if key in " ".join(args):
+                return value
+        return ""
+
+
+def test_arguments_are_shell_quoted_because_the_plugin_joins_them_into_one_shell_string():
+    manager = FakeManager()
+    Kube(manager, "ns1")("exec", "pod-a", "--", "sh", "-c", "kill -USR1 1")
+    assert manager.calls == [["--namespace", "ns1", "exec", "pod-a", "--", "sh", "-c", "'kill -USR1 1'"]]
+
+
+def test_errors_carry_the_command_and_stderr():
+    with pytest.raises(KubectlError, match=r"kubectl get pods: .*forbidden"):
+        Kube(FakeManager(fail="Error from server (Forbidden): forbidden\n"))("get", "pods")
+
+
+def pod(name, created, deleting=False):
+    meta = {"name": name, "creationTimestamp": created}
+    if deleting:
+        meta["deletionTimestamp"] = created
+    return {"metadata": meta}
+
+
+def test_pods_skip_terminating_ones_and_sort_oldest_first():
+    items = [
+        pod("b", "2026-11-28T05:00:02Z"),
+        pod("old", "2026-11-28T04:00:00Z", True),
+        pod("a", "2026-11-28T05:00:01Z"),
+    ]
+    kube = Kube(FakeManager({"get pods": json.dumps({"items": items})}), "ns")
+    assert [p["metadata"]["name"] for p in kube.pods("producer")] == ["a", "b"]
+    with pytest.raises(AssertionError, match="expected one live pod"):
+        kube.pod("producer")
+
+
+def test_restart_count_of_the_named_container():
+    status = {
+        "status": {"containerStatuses": [{"name": "side", "restartCount": 9}, {"name": "app", "restartCount": 2}]}
+    }
+    kube = Kube(FakeManager({"get pod": json.dumps(status)}), "ns")
+    assert kube.restart_count("p", "app") == 2
+    assert kube.restart_count("p", "missing") == 0
+
+
+def test_backoff_delay_is_start_minus_previous_finish():
+    backoff = Backoff()
+    backoff.observe({"restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}})
+    backoff.observe(
+        {
+            "restartCount": 2,
+            "state": {"running": {"startedAt": "2026-11-28T05:00:40Z"}},
+            "lastState": {"terminated": {"finishedAt": "2026-11-28T05:00:30Z"}},
+        }
+    )
+    assert backoff.delays == {2: 10.0}
+    assert backoff.waiting_reasons == {"CrashLoopBackOff"}
+
+
+DEPLOY = {
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {"name": "sidecar"},
+                    {
+                        "name": "producer",
+                        "ports": [{"name": "health", "containerPort": 5000}],
+                        "livenessProbe": {"httpGet": {"path": "/health", "port": "health"}},
+                    },
+                ]
+            }
+        }
+    }
+}
+
+
+def test_probe_patches_target_the_right_container_and_resolve_named_ports():
+    lab = Lab(Kube(FakeManager({"get deployment": json.dumps(DEPLOY)}), "ns"))
+    base = "/spec/template/spec/containers/1/livenessProbe/httpGet"
+    assert probe_patch(lab, "producer", "probe-path") == [
+        {"op": "replace", "path": f"{base}/path", "value": RENAMED_PATH}
+    ]
+    assert probe_patch(lab, "producer", "probe-port") == [{"op": "replace", "path": f"{base}/port", "value": 5001}]
