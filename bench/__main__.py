@@ -1,0 +1,134 @@
+"""``python -m bench``: pipeline throughput and latency, /health latency under load, service start → Ready.
+
+Everything runs on this machine: a moto server on 127.0.0.1 and the real ``app.py`` processes. Every loop is bounded
+by a message count and a deadline, so a broken service makes the benchmark fail fast instead of hanging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tenacity import RetryError
+
+from bench import measure
+from bench.emulator import QUEUE, TOPIC, Emulator
+from bench.results import environment, write
+from bench.services import Service
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds, raw loop then consumer (5)")
+    parser.add_argument("--batch", type=int, default=100, help="backlog drained per round (100)")
+    parser.add_argument("--latency-messages", type=int, default=200, help="messages timed end to end (200)")
+    parser.add_argument("--publish-interval", type=float, default=0.05, help="producer interval for latency (0.05)")
+    parser.add_argument("--health-workers", type=int, default=8, help="concurrent /health clients (8)")
+    parser.add_argument("--health-requests", type=int, default=200, help="requests per client (200)")
+    parser.add_argument("--health-backlog", type=int, default=200, help="messages queued for the busy worker (200)")
+    parser.add_argument("--starts", type=int, default=3, help="start → Ready repetitions per service (3)")
+    parser.add_argument("--deadline", type=float, default=120.0, help="upper bound in seconds for any one phase")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="parent folder of results")
+    args = parser.parse_args(argv)
+    for name in (
+        "rounds",
+        "batch",
+        "latency_messages",
+        "health_workers",
+        "health_requests",
+        "health_backlog",
+        "starts",
+    ):
+        if getattr(args, name) < 2:
+            parser.error(f"--{name.replace('_', '-')} must be at least 2")
+    if args.publish_interval <= 0 or args.deadline <= 0:
+        parser.error("--publish-interval and --deadline must be positive")
+    return args
+
+
+def consumer_env(emulator: Emulator) -> dict[str, str]:
+    return {**emulator.env(), "QUEUE_NAME": QUEUE, "LOG_LEVEL": "INFO"}
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict:
+    emulator = Emulator.start(workdir)
+    services: list[Service] = []
+
+    def start(name: str, env: dict[str, str]) -> Service:
+        services.append(Service.start(name, workdir, env))
+        return services[-1]
+
+    try:
+        topic_arn, queue_url = emulator.create_resources()
+        print(f"bench: throughput, {args.rounds} rounds of {args.batch} messages, raw loop vs consumer …", flush=True)
+        thr = measure.throughput(
+            emulator, topic_arn, queue_url, lambda: start("consumer", consumer_env(emulator)), args
+        )
+        print(
+            f"bench: raw {thr['raw']['rate_per_s']} msg/s, consumer {thr['app']['rate_per_s']} msg/s; "
+            "/health under load …",
+            flush=True,
+        )
+        measure.preload(emulator, topic_arn, queue_url, args.health_backlog, args.deadline)
+        consumer = start("consumer", consumer_env(emulator))
+        before = len(consumer.wait_events("consumed", 1, args.deadline))  # busy from here on
+        health = measure.health_under_load(consumer, args.health_workers, args.health_requests, args.deadline)
+        health["consumed_during"] = len(consumer.events("consumed")) - before
+        health["backlog"] = args.health_backlog
+        consumer.stop()
+        # Whatever backlog is left would count as latency samples: start the latency phase on an empty queue.
+        emulator.client("sqs").purge_queue(QueueUrl=queue_url)
+        print("bench: latency with the producer publishing …", flush=True)
+        consumer = start("consumer", consumer_env(emulator))
+        consumer.wait_ready(args.deadline)
+        producer = start(
+            "producer", {**emulator.env(), "TOPIC_NAME": TOPIC, "PUBLISH_INTERVAL_SECONDS": str(args.publish_interval)}
+        )
+        lat = measure.latency(producer, consumer, args.latency_messages, args.deadline)
+        lat["publish_interval"] = args.publish_interval
+        producer.stop()
+        consumer.stop()
+        print("bench: start → Ready …", flush=True)
+        starts = {}
+        for name, env in (("producer", {**emulator.env(), "TOPIC_NAME": TOPIC}), ("consumer", consumer_env(emulator))):
+            seconds = []
+            for _ in range(args.starts):
+                service = start(name, env)
+                seconds.append(round(service.wait_ready(args.deadline), 4))
+                service.stop()
+            starts[name] = {"seconds": seconds, "median": statistics.median(seconds)}
+        return {
+            "environment": environment(),
+            "parameters": vars(args) | {"out": str(args.out)},
+            "throughput": thr,
+            "latency": lat,
+            "health": health,
+            "start_to_ready": starts,
+        }
+    finally:
+        for service in services:
+            service.stop()
+        emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    out = args.out / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
+        try:
+            result = run(args, Path(tmp))
+        except (RetryError, TimeoutError, RuntimeError, FileNotFoundError) as exc:
+            print(f"bench: failed: {exc}", file=sys.stderr)
+            return 1
+    json_path, md_path = write(result, out)
+    print(md_path.read_text(encoding="utf-8"))
+    print(f"bench: wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
