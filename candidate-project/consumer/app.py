@@ -14,7 +14,6 @@ from consumer.config import load_config
 from consumer.envconfig import ConfigError
 from consumer.jsonlog import log_event, setup_logging
 from consumer.runtime import Controls, drain_seconds, install_signal_handlers, run_worker
-from consumer.worker import Consumer
 from server import Health, Readiness, start_server
 
 SERVICE = "consumer"
@@ -30,6 +29,10 @@ def main() -> int:
     setup_logging(SERVICE, common.pod_name, common.log_level)
     controls = Controls()
     health = Health(common.heartbeat_max_age)
+    # Imported only now: boto3 takes a good part of a second to load, and a bad variable
+    # should fail at once.
+    from consumer.worker import Consumer
+
     worker = Consumer(config, controls, beat=health.beat)
     try:
         server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)

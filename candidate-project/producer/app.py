@@ -14,7 +14,6 @@ from producer.config import load_config
 from producer.envconfig import ConfigError
 from producer.jsonlog import log_event, setup_logging
 from producer.runtime import Controls, drain_seconds, install_signal_handlers, run_worker
-from producer.worker import Publisher
 from server import Health, Readiness, start_server
 
 SERVICE = "producer"
@@ -30,6 +29,10 @@ def main() -> int:
     setup_logging(SERVICE, common.pod_name, common.log_level)
     controls = Controls()
     health = Health(common.heartbeat_max_age)
+    # Imported only now: boto3 takes a good part of a second to load, and a bad variable
+    # should fail at once.
+    from producer.worker import Publisher
+
     worker = Publisher(config, controls, beat=health.beat)
     try:
         server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)

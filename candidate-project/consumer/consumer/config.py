@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .aws import CONNECT_TIMEOUT_SECONDS, RetryPolicy
 from .envconfig import CommonConfig, load_common, read_int, read_name, require_heartbeat_margin
+from .policy import CONNECT_TIMEOUT_SECONDS, RetryPolicy
 
 # The read timeout must outlast the long poll (the server legitimately holds the request for
 # up to RECEIVE_WAIT_SECONDS) plus a little transfer time; more would only delay noticing a

@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 from tenacity import RetryCallState
 
 from .aws import (
-    CONNECT_TIMEOUT_SECONDS,
     TRANSIENT,
     error_code,
     make_client,
@@ -28,6 +27,7 @@ from .aws import (
 from .config import ConsumerConfig
 from .jsonlog import log_event
 from .messages import PoisonMessage, parse_body
+from .policy import CONNECT_TIMEOUT_SECONDS
 from .runtime import Controls
 
 QUEUE_GONE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}

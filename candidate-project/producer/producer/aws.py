@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
@@ -25,26 +24,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from .policy import (
+    PROBE_CONNECT_TIMEOUT_SECONDS,
+    PROBE_READ_TIMEOUT_SECONDS,
+    RetryPolicy,
+)
+
 T = TypeVar("T")
 # Connection refused/reset, timeouts, throttling, 5xx and "not found while the emulator
 # restarts" are all worth another try; anything else is a bug and should surface.
 TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
-CONNECT_TIMEOUT_SECONDS = 2.0
-# Readiness probes must answer well inside the probe's timeoutSeconds.
-PROBE_CONNECT_TIMEOUT_SECONDS = 1.0
-PROBE_READ_TIMEOUT_SECONDS = 1.5
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Full-jitter exponential backoff: wait ~U(0, min(cap, initial * 2**n)).
-
-    The cap keeps each wait far below the heartbeat bound; tests inject tiny values
-    instead of sleeping.
-    """
-
-    initial: float = 0.5
-    cap: float = 5.0
 
 
 def make_client(service: str, region: str, connect_timeout: float, read_timeout: float) -> Any:

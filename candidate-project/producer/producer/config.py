@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .aws import CONNECT_TIMEOUT_SECONDS, RetryPolicy
 from .envconfig import CommonConfig, load_common, read_float, read_name, require_heartbeat_margin
+from .policy import CONNECT_TIMEOUT_SECONDS, RetryPolicy
 
 # One publish is tiny; 5 s is generous yet keeps a black-holed endpoint from stalling the
 # loop (and the heartbeat) for long.

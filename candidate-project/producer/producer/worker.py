@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 from tenacity import RetryCallState
 
 from .aws import (
-    CONNECT_TIMEOUT_SECONDS,
     TRANSIENT,
     error_code,
     make_client,
@@ -28,6 +27,7 @@ from .aws import (
 )
 from .config import PUBLISH_READ_TIMEOUT_SECONDS, ProducerConfig
 from .jsonlog import log_event
+from .policy import CONNECT_TIMEOUT_SECONDS
 from .runtime import Controls
 
 TOPIC_GONE_CODES = {"NotFound", "NotFoundException"}
