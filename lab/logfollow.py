@@ -1,0 +1,132 @@
+"""Keep every producer/consumer log line of a namespace while pods are killed, deleted and replaced.
+
+Why follow instead of reading ``kubectl logs`` at the end: a deleted pod takes its logs with it, and ``--previous``
+keeps only the last of several restarts, so a ledger read afterwards would call messages lost that a vanished
+container consumed. A background thread therefore attaches ``kubectl logs -f --timestamps`` to every container
+generation (pod × restartCount) as soon as it appears and writes it to a file; a generation it attached too late for
+(already restarted again) is read once with ``--previous``. Lines are de-duplicated by their nanosecond runtime
+stamp plus text, so re-attaching never double-counts a message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from lab.kube import Kube, KubectlError
+from lab.ledger import Ledger, split_line
+
+MAX_ATTACH = 5  # re-attachments per container generation after a dropped stream
+
+
+def _stamp(line: str) -> float:
+    return split_line(line).stamp or 0.0
+
+
+class LogFollower:
+    """Context manager: ``with LogFollower(kube, folder) as logs: ...; logs.ledger()``."""
+
+    def __init__(
+        self, kube: Kube, folder: Path, apps: tuple[str, ...] = ("producer", "consumer"), interval: float = 1.0
+    ) -> None:
+        self.kube, self.folder, self.apps, self.interval = kube, Path(folder), apps, interval
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._procs: dict[tuple[str, int], subprocess.Popen] = {}
+        self._files: dict[tuple[str, int], Path] = {}
+        self._attempts: dict[tuple[str, int], int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-follower", daemon=True)
+
+    def __enter__(self) -> LogFollower:
+        self.scan()  # attach synchronously once, so nothing logged from here on is missed
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _base_argv(self) -> list[str]:
+        manager = self.kube.manager
+        argv = [shutil.which("kubectl") or "kubectl", "--kubeconfig", str(manager.kubeconfig)]
+        if getattr(manager, "context", None):
+            argv += ["--context", str(manager.context)]
+        return [*argv, "--namespace", str(self.kube.namespace)]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.scan()
+            except (KubectlError, OSError):
+                continue  # the API server can be briefly busy while pods churn: try again next tick
+
+    def scan(self) -> None:
+        """Attach to container generations not followed yet (called by the thread every ``interval``)."""
+        pods = self.kube.json("get", "pods", "-l", f"app in ({','.join(self.apps)})")["items"]
+        for pod in pods:
+            name, app = pod["metadata"]["name"], pod["metadata"]["labels"].get("app", "")
+            for status in pod.get("status", {}).get("containerStatuses", []):
+                if status["name"] == app:
+                    self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
+
+    def _attach(self, pod: str, app: str, generation: int, state: dict) -> None:
+        if generation > 0 and (pod, generation - 1) not in self._files:
+            self._previous(pod, app, generation - 1)  # restarted twice between two scans
+        key = (pod, generation)
+        if key in self._procs and self._procs[key].poll() is None:
+            return
+        attempts = self._attempts.get(key, 0)
+        # Follow a running container; re-attach only while it still runs (a dropped stream), a few times at most.
+        if ("running" in state and attempts < MAX_ATTACH) or ("terminated" in state and attempts == 0):
+            self._attempts[key] = attempts + 1
+            self._follow(pod, app, generation, attempts)
+
+    def _path(self, pod: str, generation: int, suffix: str = "") -> Path:
+        return self.folder / f"{pod}.{generation}{suffix}.log"
+
+    def _follow(self, pod: str, app: str, generation: int, attempt: int) -> None:
+        path = self._path(pod, generation, f".{attempt}" if attempt else "")
+        with path.open("wb") as out:
+            self._procs[(pod, generation)] = subprocess.Popen(
+                [*self._base_argv(), "logs", "-f", "--timestamps", pod, "-c", app],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
+        self._files[(pod, generation)] = path
+
+    def _previous(self, pod: str, app: str, generation: int) -> None:
+        path = self._path(pod, generation, ".previous")
+        try:
+            path.write_text(self.kube("logs", "--timestamps", "--previous", pod, "-c", app))
+        except KubectlError:
+            path.write_text("")  # already gone: the ledger will show what that means
+        self._files[(pod, generation)] = path
+
+    def texts(self) -> dict[str, str]:
+        """Log text per pod (all generations, de-duplicated, in stamp order)."""
+        lines: dict[str, set[str]] = {}
+        for path in sorted(self.folder.glob("*.log")):
+            pod = path.name.split(".", 1)[0]
+            lines.setdefault(pod, set()).update(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        return {pod: "\n".join(sorted(found, key=_stamp)) for pod, found in lines.items()}
+
+    def ledger(self, dlq_bodies: list[str] | None = None) -> Ledger:
+        ledger = Ledger()
+        for pod, text in self.texts().items():
+            ledger.add_log(text, source=pod)
+        return ledger.add_dlq(dlq_bodies or [])
+
+    def stop(self) -> None:
+        """End the thread and every kubectl this follower started (by handle, never by name)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -1,0 +1,107 @@
+"""LogFollower keeps lines of every container generation, even ones it attached to late, without double counting.
+
+A stand-in ``kubectl`` script on PATH plays the API server's log endpoint, so no cluster or network is involved.
+"""
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from lab.logfollow import LogFollower
+
+FAKE_KUBECTL = """#!/bin/sh
+# args: --kubeconfig K --namespace NS logs -f --timestamps POD -c APP
+pod=$(echo "$@" | sed 's/.* --timestamps \\([^ ]*\\) -c .*/\\1/')
+cat "$FAKE_LOGS/$pod.current"
+"""
+
+
+def pub(stamp: str, msg_id: str) -> str:
+    return f"2026-11-28T05:00:{stamp}Z " + json.dumps(
+        {"ts": float(stamp), "event": "published", "id": msg_id, "seq": 1, "producer": "p"}
+    )
+
+
+def con(stamp: str, msg_id: str) -> str:
+    return f"2026-11-28T05:00:{stamp}Z " + json.dumps({"ts": float(stamp), "event": "consumed", "id": msg_id})
+
+
+@dataclass
+class FakeManager:
+    kubeconfig: str = "/dev/null"
+    context: str | None = None
+
+
+@dataclass
+class FakeKube:
+    """Answers the two calls LogFollower makes through lab.kube.Kube: get pods (json) and logs --previous."""
+
+    pods: list[dict]
+    previous: dict[str, str] = field(default_factory=dict)
+    namespace: str = "lab-test"
+    manager: FakeManager = field(default_factory=FakeManager)
+
+    def json(self, *args: str) -> dict:
+        return {"items": self.pods}
+
+    def __call__(self, *args: str) -> str:
+        assert "--previous" in args
+        return self.previous[args[3]]
+
+
+def pod(name: str, app: str, restarts: int, state: str = "running") -> dict:
+    return {
+        "metadata": {"name": name, "labels": {"app": app}},
+        "status": {"containerStatuses": [{"name": app, "restartCount": restarts, "state": {state: {}}}]},
+    }
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path, monkeypatch):
+    bindir, logs = tmp_path / "bin", tmp_path / "logs"
+    bindir.mkdir()
+    logs.mkdir()
+    script = bindir / "kubectl"
+    script.write_text(FAKE_KUBECTL)
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOGS", str(logs))
+    return logs
+
+
+def test_generations_previous_and_dedup(fake_kubectl: Path, tmp_path):
+    (fake_kubectl / "producer-1.current").write_text("\n".join([pub("01", "a"), pub("02", "b")]) + "\n")
+    (fake_kubectl / "consumer-1.current").write_text(con("05", "b") + "\n")
+    kube = FakeKube(
+        pods=[pod("producer-1", "producer", 0), pod("consumer-1", "consumer", 2)],
+        # generation 1 of consumer-1 ended before the follower saw it: read once with --previous
+        previous={"consumer-1": con("03", "a") + "\n" + '2026-11-28T05:00:03Z 10.0.0.1 - - "GET /health" 200 -'},
+    )
+    with LogFollower(kube, tmp_path / "out", interval=60) as follower:
+        for proc in follower._procs.values():
+            proc.wait(timeout=10)
+        follower.scan()  # streams ended while "running": re-attached, lines must not be counted twice
+        for proc in follower._procs.values():
+            proc.wait(timeout=10)
+        result = follower.ledger().check()
+    assert result.lost == [] and result.duplicates == 0
+    assert (result.published, result.consumed) == (2, 2)
+    texts = follower.texts()
+    assert texts["producer-1"].splitlines()[0].startswith("2026-11-28T05:00:01Z")
+    assert sorted(p.name for p in (tmp_path / "out").glob("consumer-1.*")) == [
+        "consumer-1.1.previous.log",
+        "consumer-1.2.1.log",
+        "consumer-1.2.log",
+    ]
+
+
+def test_stop_ends_the_followers_it_started(fake_kubectl: Path, tmp_path):
+    (fake_kubectl / "producer-1.current").write_text("")
+    follower = LogFollower(FakeKube(pods=[pod("producer-1", "producer", 0)]), tmp_path / "out", interval=60)
+    with follower:
+        pass
+    assert all(proc.poll() is not None for proc in follower._procs.values())
