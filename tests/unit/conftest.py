@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 import server
 
@@ -140,6 +141,26 @@ def health_server(clock: FakeClock) -> Iterator[RunningServer]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """Poll ``probe`` with tenacity until ``accept(result)`` holds or ``timeout`` passes.
+
+    Unit-tier waits are for in-process threads doing millisecond work, so a few seconds is a
+    generous bound that only matters when something is broken.
+    """
+
+    def wait(probe: Callable[[], Any], accept: Callable[[Any], bool], timeout: float = 5.0) -> Any:
+        retrying = Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.01),
+            retry=retry_if_result(lambda result: not accept(result)),
+            reraise=True,
+        )
+        return retrying(probe)
+
+    return wait
 
 
 @pytest.fixture
