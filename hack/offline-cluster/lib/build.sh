@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `offline-cluster build`: everything `up` needs, built once and cached under ${LAB_CACHE} keyed by
+# version, so a warm run only checks the cache (seconds). The Go builds are CPU-bound and the
+# image builds mostly wait on downloads, so on a cold run the two groups run side by side.
+# Sourced by ../offline-cluster after common.sh, runtime.sh and the other build-*.sh files.
+set -euo pipefail
+
+# Run one step and record its duration: build_step NAME FUNCTION [ARGS...]
+build_step() {
+  local name=$1 t0=${SECONDS}
+  shift
+  "$@"
+  printf '%s\t%s\n' "${name}" "$((SECONDS - t0))" >>"${BUILD_TIMES}"
+}
+
+build_go_binaries() {
+  build_step kubernetes k8s_build
+  build_step etcd etcd_build
+  build_step coredns-binary coredns_build
+}
+
+build_base_images() {
+  build_step python-base-image python_base_image
+  build_step localstack-image localstack_image
+}
+
+# Run the Go group in the background and the image group in the foreground; fail if either does.
+build_parallel() {
+  local go_pid go_rc=0 images_rc=0
+  build_go_binaries &
+  go_pid=$!
+  build_base_images || images_rc=$?
+  wait "${go_pid}" || go_rc=$?
+  ((go_rc == 0)) || die "build: a Go build step failed (see the messages above)"
+  ((images_rc == 0)) || die "build: a base image step failed (see the messages above)"
+}
+
+build_summary() {
+  local total=$1
+  log "build: done in ${total} s — per step (s):"
+  sort -k2 -n -r "${BUILD_TIMES}" | while IFS=$'\t' read -r name secs; do
+    printf '  %-20s %6s\n' "${name}" "${secs}" >&2
+  done
+  local ref
+  for ref in "${PAUSE_IMAGE}" "${COREDNS_IMAGE}" "${PYTHON_BASE_IMAGE}" "${LOCALSTACK_IMAGE}"; do
+    printf '  %-36s %6s MB\n' "${ref}" "$(($(docker image inspect -f '{{.Size}}' "${ref}") / 1000000))" >&2
+  done
+}
+
+build_all() {
+  local t0=${SECONDS}
+  BUILD_TIMES=$(mktemp)
+  build_step host-packages runtime_install
+  if ! runtime_docker_ready >/dev/null 2>&1; then build_step docker-start runtime_start; fi
+  if [[ "${BUILD_PARALLEL:-1}" == 1 ]]; then
+    build_parallel
+  else
+    build_go_binaries
+    build_base_images
+  fi
+  build_step pause-image pause_image
+  build_step coredns-image coredns_image
+  build_summary "$((SECONDS - t0))"
+  rm -f "${BUILD_TIMES}"
+}
