@@ -101,10 +101,11 @@ def use_offline_kubectl(say: Say) -> str | None:
 
 
 def offline_running(say: Say) -> bool:
-    """``offline-cluster status`` exits 0 only when every component runs."""
+    """Up means: the API answers and the node is Ready, as ``offline-cluster status`` reports it."""
     done = subprocess.run([str(OFFLINE_CLI), "status"], capture_output=True, text=True, timeout=60)
-    say(f"offline-cluster status: exit {done.returncode}")
-    return done.returncode == 0
+    up = done.returncode == 0 and "Ready=True" in done.stdout
+    say(f"offline cluster {'is up' if up else 'is not up'}")
+    return up
 
 
 @dataclass
