@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,8 @@ class Kube:
             out = self.manager.kubectl([shlex.quote(a) for a in argv], as_dict=False, timeout=int(timeout))
         except RuntimeError as exc:
             raise KubectlError(f"kubectl {' '.join(argv)}: {str(exc).strip()}") from None
+        except subprocess.TimeoutExpired:
+            raise KubectlError(f"kubectl {' '.join(argv)}: no answer within {timeout:.0f} s") from None
         return str(out)
 
     def json(self, *args: str, timeout: float = 60) -> dict:

@@ -19,7 +19,7 @@ PROBE_LINE = '"GET /health HTTP/1.1" 200 -'
 
 
 @pytest.fixture(scope="module")
-def deployed_lab(kubectl, artifacts, request):
+def deployed_lab(kubectl, artifacts):
     """Overrides the namespaced fixture: the exercise's literal apply into the kubeconfig's (default) namespace."""
     namespace = kubectl("config", "view", "--minify", "-o", "jsonpath={..namespace}").strip() or "default"
     existed = kubectl("get", "deployments", "--namespace", namespace, "-o", "name", *APPS, "--ignore-not-found")

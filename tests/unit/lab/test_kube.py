@@ -1,6 +1,7 @@
 """kubectl wrapper (lab/kube.py), back-off observation (lab/crashloop.py), probe patches (lab/liveness.py)."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -36,6 +37,15 @@ def test_arguments_are_shell_quoted_because_the_plugin_joins_them_into_one_shell
 def test_errors_carry_the_command_and_stderr():
     with pytest.raises(KubectlError, match=r"kubectl get pods: .*forbidden"):
         Kube(FakeManager(fail="Error from server (Forbidden): forbidden\n"))("get", "pods")
+
+
+def test_a_hung_kubectl_becomes_a_kubectl_error_so_waits_retry_it():
+    class Hung(FakeManager):
+        def kubectl(self, args, as_dict=True, timeout=60):
+            raise subprocess.TimeoutExpired("kubectl", timeout)
+
+    with pytest.raises(KubectlError, match="no answer within 5 s"):
+        Kube(Hung())("get", "pods", timeout=5)
 
 
 def pod(name, created, deleting=False):
