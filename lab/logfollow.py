@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from lab.kube import Kube, KubectlError
@@ -36,6 +37,8 @@ class LogFollower:
         self._procs: dict[tuple[str, int], subprocess.Popen] = {}
         self._files: dict[tuple[str, int], Path] = {}
         self._attempts: dict[tuple[str, int], int] = {}
+        # (time, app, any pod of app Ready) whenever that changes: the report's readiness lane, 1 scan resolution.
+        self.readiness: list[tuple[float, str, bool]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-follower", daemon=True)
 
@@ -64,11 +67,28 @@ class LogFollower:
     def scan(self) -> None:
         """Attach to container generations not followed yet (called by the thread every ``interval``)."""
         pods = self.kube.json("get", "pods", "-l", f"app in ({','.join(self.apps)})")["items"]
+        self._note_readiness(pods)
         for pod in pods:
             name, app = pod["metadata"]["name"], pod["metadata"]["labels"].get("app", "")
             for status in pod.get("status", {}).get("containerStatuses", []):
                 if status["name"] == app:
                     self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
+
+    def _note_readiness(self, pods: list[dict]) -> None:
+        now = time.time()
+        for app in self.apps:
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for p in pods
+                if p["metadata"]["labels"].get("app") == app
+                for c in p.get("status", {}).get("conditions", [])
+            )
+            last = next((r for _, a, r in reversed(self.readiness) if a == app), None)
+            if last is None or last != ready:
+                self.readiness.append((now, app, ready))
+
+    def ready_series(self, app: str) -> list[tuple[float, bool]]:
+        return [(t, ready) for t, a, ready in self.readiness if a == app]
 
     def _attach(self, pod: str, app: str, generation: int, state: dict) -> None:
         if generation > 0 and (pod, generation - 1) not in self._files:

@@ -1,10 +1,10 @@
 """Resiliency report: per-fault tables and timeline pictures written by ``pytest tests/e2e --lab-report``.
 
-``FaultRecord`` is what a fault test hands over; ``write_report`` renders all records of a session into
-``reports/<timestamp>/report.md`` with one PNG timeline per run.
+``FaultRecord`` is what a fault test hands over; ``lab.report.writer.write_report`` renders all records of a session
+into ``reports/<timestamp>/report.md`` with one PNG timeline per run. The writer (and matplotlib) is imported only
+when a report is written, so running the fault catalogue does not need a plotting stack.
 """
 
 from lab.report.model import FaultRecord, Stat, summarize
-from lab.report.writer import write_report
 
-__all__ = ["FaultRecord", "Stat", "summarize", "write_report"]
+__all__ = ["FaultRecord", "Stat", "summarize"]

@@ -3,7 +3,8 @@
 import json
 
 from lab.ledger import Ledger
-from lab.report import FaultRecord, summarize, write_report
+from lab.report import FaultRecord, summarize
+from lab.report.writer import write_report
 from lab.timeline import ProbeResult, Recovery
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,92 @@
+"""Fixtures of the fault catalogue: log following for the ledger, repetitions, and the resiliency report.
+
+Builds on the e2e tier's fixtures (``deployed_lab``, ``aws``, ``artifacts``; see tests/e2e/conftest.py) and never
+overrides them. Each fault runs once by default, which is what CI runs; ``--lab-report`` runs each three times (or
+``--lab-repeat N``) for timing statistics and writes ``<--lab-report-dir>/<UTC time>/report.md`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.catalogue import Settings
+from lab.logfollow import LogFollower
+from lab.report import FaultRecord
+
+RECORDS_KEY = pytest.StashKey[list[FaultRecord]]()
+REPORT_PATH_KEY = pytest.StashKey[Path]()
+
+
+def repetitions(config: pytest.Config) -> int:
+    """Runs per fault: ``--lab-repeat`` if given, else 3 with ``--lab-report``, else 1 (CI)."""
+    try:
+        chosen = config.getoption("lab_repeat")
+    except ValueError:  # option not registered (older root conftest)
+        chosen = None
+    if chosen:
+        return int(chosen)
+    return 3 if config.getoption("lab_report") else 1
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "run" in metafunc.fixturenames:
+        count = repetitions(metafunc.config)
+        metafunc.parametrize("run", range(1, count + 1), ids=[f"run{i}" for i in range(1, count + 1)])
+
+
+@pytest.fixture(scope="module")
+def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
+    """Every producer/consumer log line of the module's namespace, kept across pod deletions and restarts."""
+    with LogFollower(deployed_lab.kube, artifacts.folder(f"logs-{deployed_lab.namespace}")) as follower:
+        yield follower
+
+
+@pytest.fixture
+def settings(deployed_lab, aws) -> Settings:
+    """Queue and pod settings read from the live objects (deadlines are made of them)."""
+    return Settings.read(deployed_lab, aws)
+
+
+@pytest.fixture
+def record_fault(request, artifacts):
+    """``record_fault(FaultRecord)``: keep it for the report and write its figures to measurements.jsonl."""
+
+    def record(fault: FaultRecord) -> FaultRecord:
+        request.config.stash.setdefault(RECORDS_KEY, []).append(fault)
+        recovery = fault.recovery.to_dict()
+        artifacts.record(
+            "fault",
+            fault=fault.fault,
+            test=request.node.nodeid,
+            **{k: recovery[k] for k in ("bound", "detection", "excess", "restart_to_ready", "to_first_consumed")},
+            ledger=None if fault.ledger is None else fault.ledger.summary(),
+        )
+        return fault
+
+    return record
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the report once, after every fault ran, when ``--lab-report`` asked for it."""
+    config = session.config
+    records = config.stash.get(RECORDS_KEY, [])
+    if not config.getoption("lab_report") or not records:
+        return
+    from lab.report.writer import write_report  # matplotlib only when a report is asked for
+
+    meta = {"tests": session.config.getoption("file_or_dir") or "tests/e2e", "exit status": str(exitstatus)}
+    report = write_report(
+        records, Path(config.getoption("lab_report_dir")), {k: json.dumps(v) for k, v in meta.items()}
+    )
+    config.stash[REPORT_PATH_KEY] = report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if REPORT_PATH_KEY in config.stash:
+        terminalreporter.write_sep("-", f"resiliency report: {config.stash[REPORT_PATH_KEY]}")
+    elif config.getoption("lab_report") and not config.stash.get(RECORDS_KEY, None):
+        terminalreporter.write_sep("-", "resiliency report: no fault ran, nothing written")
