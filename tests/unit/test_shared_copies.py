@@ -12,7 +12,9 @@ import pytest
 
 SERVICES = Path(__file__).resolve().parents[2] / "candidate-project"
 
-SHARED = ["server.py"] + [f"{{pkg}}/{name}" for name in ("aws.py", "envconfig.py", "jsonlog.py", "runtime.py")]
+SHARED = ["server.py"] + [
+    f"{{pkg}}/{name}" for name in ("aws.py", "envconfig.py", "jsonlog.py", "policy.py", "runtime.py")
+]
 
 
 @pytest.mark.parametrize("relative", SHARED)

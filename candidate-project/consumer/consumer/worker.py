@@ -27,7 +27,7 @@ from .aws import (
 from .config import ConsumerConfig
 from .jsonlog import log_event
 from .messages import PoisonMessage, parse_body
-from .policy import CONNECT_TIMEOUT_SECONDS
+from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
 from .runtime import Controls
 
 QUEUE_GONE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -50,9 +50,13 @@ class Consumer:
         self._config = config
         self._controls = controls
         self._beat = beat
+        # Two clients: only the long poll may hold a request for RECEIVE_WAIT_SECONDS; lookups
+        # and deletes get a short read timeout so a drain never waits two long-poll lengths.
         if sqs is None:
-            sqs = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, config.read_timeout)
-        self._sqs = sqs
+            self._sqs = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, config.read_timeout)
+            self._sqs_short = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
+        else:
+            self._sqs = self._sqs_short = sqs
         self._probe = probe_sqs if probe_sqs is not None else make_probe_client("sqs", region)
         self._clock = clock
         self._queue_url: str | None = None
@@ -137,12 +141,12 @@ class Consumer:
     def _delete_once(self, entries: list[dict[str, str]]) -> dict[str, Any]:
         self._beat()
         queue_url = self._resolved_queue_url()
-        return dict(self._call_queue(self._sqs.delete_message_batch, QueueUrl=queue_url, Entries=entries))
+        return dict(self._call_queue(self._sqs_short.delete_message_batch, QueueUrl=queue_url, Entries=entries))
 
     def _resolved_queue_url(self) -> str:
         if self._queue_url is None:
             # A missing queue raises here and is retried: not ready, but alive.
-            self._queue_url = str(self._sqs.get_queue_url(QueueName=self._config.queue_name)["QueueUrl"])
+            self._queue_url = str(self._sqs_short.get_queue_url(QueueName=self._config.queue_name)["QueueUrl"])
             log_event("queue_resolved", queue_url=self._queue_url)
         return self._queue_url
 

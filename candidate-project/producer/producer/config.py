@@ -6,11 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .envconfig import CommonConfig, load_common, read_float, read_name, require_heartbeat_margin
-from .policy import CONNECT_TIMEOUT_SECONDS, RetryPolicy
+from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS, RetryPolicy
 
-# One publish is tiny; 5 s is generous yet keeps a black-holed endpoint from stalling the
-# loop (and the heartbeat) for long.
-PUBLISH_READ_TIMEOUT_SECONDS = 5.0
 # SNS topic names: 1-256 of letters, digits, '-' and '_' (FIFO topics end in .fifo).
 TOPIC_NAME_PATTERN = r"[A-Za-z0-9_-]{1,251}(\.fifo)?"
 
@@ -25,7 +22,7 @@ class ProducerConfig:
     @property
     def call_bound(self) -> float:
         """Longest a single SNS call can block: connect plus read timeout."""
-        return CONNECT_TIMEOUT_SECONDS + PUBLISH_READ_TIMEOUT_SECONDS
+        return CONNECT_TIMEOUT_SECONDS + SHORT_READ_TIMEOUT_SECONDS
 
     @property
     def longest_beat_gap(self) -> float:

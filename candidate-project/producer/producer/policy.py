@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CONNECT_TIMEOUT_SECONDS = 2.0
+# Read timeout of calls that answer at once (publish, lookups, deletes): generous, yet a
+# black-holed endpoint cannot stall the loop - or the heartbeat - for long.
+SHORT_READ_TIMEOUT_SECONDS = 5.0
 # Readiness probes must answer well inside the probe's timeoutSeconds.
 PROBE_CONNECT_TIMEOUT_SECONDS = 1.0
 PROBE_READ_TIMEOUT_SECONDS = 1.5

@@ -25,9 +25,9 @@ from .aws import (
     make_probe_client,
     retry_call,
 )
-from .config import PUBLISH_READ_TIMEOUT_SECONDS, ProducerConfig
+from .config import ProducerConfig
 from .jsonlog import log_event
-from .policy import CONNECT_TIMEOUT_SECONDS
+from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
 from .runtime import Controls
 
 TOPIC_GONE_CODES = {"NotFound", "NotFoundException"}
@@ -50,7 +50,7 @@ class Publisher:
         self._controls = controls
         self._beat = beat
         if sns is None:
-            sns = make_client("sns", region, CONNECT_TIMEOUT_SECONDS, PUBLISH_READ_TIMEOUT_SECONDS)
+            sns = make_client("sns", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
         self._sns = sns
         self._probe = probe_sns if probe_sns is not None else make_probe_client("sns", region)
         self._clock = clock
