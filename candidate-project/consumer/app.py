@@ -29,6 +29,9 @@ def main() -> int:
     setup_logging(SERVICE, common.pod_name, common.log_level)
     controls = Controls()
     health = Health(common.heartbeat_max_age)
+    # Before the server answers: once /health says UP, tests and kubectl may signal us, and
+    # an uncaught SIGUSR1/SIGUSR2/SIGTERM would kill the process instead.
+    install_signal_handlers(controls, health.trip)
     # Imported only now: boto3 takes a good part of a second to load, and a bad variable
     # should fail at once.
     from consumer.worker import Consumer
@@ -39,7 +42,6 @@ def main() -> int:
     except OSError as exc:
         print(f"startup error: cannot listen on port {common.health_port}: {exc}", file=sys.stderr)
         return 1
-    install_signal_handlers(controls, health.trip)
     log_event(
         "started",
         health_port=common.health_port,
