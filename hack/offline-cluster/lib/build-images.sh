@@ -18,14 +18,13 @@ image_tarball() {
   echo "$(images_dir)/${name##*/}-${ref##*:}.tar"
 }
 
-# Cache key of a recipe: the ref, the pinned versions, the recipe functions' text and the files
-# of its images/ folder, so editing any of them rebuilds just that image.
+# Cache key of a recipe: the ref, the pins images depend on, the recipe functions' text and the
+# files of its images/ folder, so editing any of them rebuilds just that image.
 image_key() {
   local ref=$1 dir=$2
   shift 2
   {
-    echo "${ref}"
-    cat "${OC_DIR}/versions.env"
+    echo "${ref} ${DEBIAN_PYTHON_SUITE} ${DEBIAN_LOCALSTACK_SUITE} ${LOCALSTACK_CORE_VERSION}"
     declare -f "$@"
     if [[ -n "${dir}" ]]; then (cd "${dir}" && find . -type f -print0 | sort -z | xargs -0 sha256sum); fi
   } | sha256sum | cut -c1-16

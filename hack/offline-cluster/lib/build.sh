@@ -17,6 +17,7 @@ build_go_binaries() {
   build_step kubernetes k8s_build
   build_step etcd etcd_build
   build_step coredns-binary coredns_build
+  build_step crictl crictl_build
 }
 
 build_base_images() {

@@ -72,10 +72,9 @@ runtime_sysctls() {
     net.bridge.bridge-nf-call-ip6tables=1 >/dev/null
 }
 
-runtime_containerd_config() {
-  local dir="${LAB_STATE}/containerd"
-  mkdir -p "${dir}" /etc/cni/net.d
-  cat >"${dir}/config.toml" <<EOF
+# Print the containerd config this version of the lab wants.
+runtime_containerd_config_text() {
+  cat <<EOF
 # Written by hack/offline-cluster/lib/runtime.sh — CRI for the kubelet, shared with dockerd.
 version = 2
 root = "/var/lib/containerd"
@@ -84,6 +83,9 @@ state = "/run/containerd"
   address = "${RUNTIME_CONTAINERD_SOCK}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
+  # Root here lacks CAP_SYS_RESOURCE, so the negative oom_score_adj CRI gives sandboxes makes runc
+  # fail; clamp CRI's values to containerd's own score instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -95,7 +97,17 @@ state = "/run/containerd"
     bin_dir = "/usr/lib/cni"
     conf_dir = "/etc/cni/net.d"
 EOF
+}
+
+# Write the config when it changed; prints its path. Returns 1 if it changed, 0 if not.
+runtime_containerd_config() {
+  local dir="${LAB_STATE}/containerd" want
+  mkdir -p "${dir}" /etc/cni/net.d
+  want=$(runtime_containerd_config_text)
   echo "${dir}/config.toml"
+  [[ -f "${dir}/config.toml" && "$(<"${dir}/config.toml")" == "${want}" ]] && return 0
+  printf '%s\n' "${want}" >"${dir}/config.toml"
+  return 1
 }
 
 # Start NAME as a detached background process: runtime_spawn NAME ARGS...
@@ -126,13 +138,18 @@ runtime_wait() {
 runtime_containerd_ready() { [[ -S "${RUNTIME_CONTAINERD_SOCK}" ]] && ctr --address "${RUNTIME_CONTAINERD_SOCK}" version; }
 runtime_docker_ready() { [[ -S "${RUNTIME_DOCKER_SOCK}" ]] && docker -H "unix://${RUNTIME_DOCKER_SOCK}" info; }
 
+# Start containerd, or restart it when its config changed (running containers keep running in
+# their shims, and dockerd reconnects on its own).
 runtime_start_containerd() {
-  if runtime_pid containerd >/dev/null; then return 0; fi
-  if runtime_containerd_ready >/dev/null 2>&1; then
+  local config="${LAB_STATE}/containerd/config.toml" changed=0
+  runtime_containerd_config >/dev/null || changed=1
+  if runtime_pid containerd >/dev/null; then
+    ((changed)) || return 0
+    log "runtime: containerd config changed; restarting containerd"
+    runtime_stop_one containerd
+  elif runtime_containerd_ready >/dev/null 2>&1; then
     die "runtime: a containerd we did not start answers on ${RUNTIME_CONTAINERD_SOCK}; stop it first"
   fi
-  local config
-  config=$(runtime_containerd_config)
   runtime_spawn containerd containerd --config "${config}"
   runtime_wait containerd runtime_containerd_ready
 }
