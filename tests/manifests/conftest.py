@@ -24,14 +24,29 @@ SERVICES = ("producer", "consumer")
 Manifest = dict[str, Any]
 
 
+def kubectl_reads(directory: Path) -> list[Path]:
+    """The files `kubectl apply -f DIRECTORY` reads: top level only, manifest suffixes only, sorted like kubectl."""
+    return [path for path in sorted(directory.iterdir()) if path.is_file() and path.suffix in KUBECTL_SUFFIXES]
+
+
 def load_objects(directory: Path = MANIFEST_DIR) -> list[tuple[Path, Manifest]]:
     """Every object kubectl would read from the directory, with the file it came from (empty documents dropped)."""
     objects = []
-    for path in sorted(directory.iterdir()):
-        if path.is_file() and path.suffix in KUBECTL_SUFFIXES:
-            with path.open(encoding="utf-8") as stream:
-                objects.extend((path, doc) for doc in yaml.safe_load_all(stream) if doc is not None)
+    for path in kubectl_reads(directory):
+        with path.open(encoding="utf-8") as stream:
+            objects.extend((path, doc) for doc in yaml.safe_load_all(stream) if doc is not None)
     return objects
+
+
+@pytest.fixture(scope="session")
+def manifest_dir() -> Path:
+    return MANIFEST_DIR
+
+
+@pytest.fixture(scope="session")
+def directory_loader():
+    """`kubectl_reads` and `load_objects` for tests that check a directory other than the real one."""
+    return kubectl_reads, load_objects
 
 
 @pytest.fixture(scope="session")
