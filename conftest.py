@@ -51,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write a resiliency report (tables and timelines) for the fault catalogue",
     )
     group.addoption(
+        "--lab-repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="runs of each fault in tests/e2e/faults (default: 1, or 3 with --lab-report)",
+    )
+    group.addoption(
         "--lab-report-dir",
         default="reports",
         metavar="DIR",
