@@ -16,12 +16,11 @@ oc_containerd_answers() { "${OC_CTR[@]}" version >/dev/null 2>&1; }
 # Without it: kill the k8s.io tasks and remove their containers; network leftovers are
 # then removed by oc_cleanup_network.
 oc_remove_pods() {
-  local crictl task
+  local task
   oc_containerd_answers || return 0
-  if crictl=$(oc_crictl_bin 2>/dev/null); then
+  if oc_crictl_bin >/dev/null 2>&1; then
     log "down: removing pods through the CRI"
-    "${crictl}" --runtime-endpoint "unix://${RUNTIME_CONTAINERD_SOCK:-/run/containerd/containerd.sock}" \
-      --timeout 60s rmp -fa >/dev/null 2>&1 || log "down: crictl rmp failed; falling back to ctr"
+    oc_crictl rmp -fa >/dev/null 2>&1 || log "down: crictl rmp failed; falling back to ctr"
   fi
   for task in $("${OC_CTR[@]}" tasks ls -q 2>/dev/null); do
     "${OC_CTR[@]}" tasks kill -s SIGKILL "${task}" >/dev/null 2>&1 || true
@@ -32,14 +31,14 @@ oc_remove_pods() {
 
 oc_unmount_kubelet() {
   local target
-  findmnt -rn -o TARGET | grep -E "^(${OC_KUBELET_ROOT}|/run/netns/cni-|/var/run/netns/cni-)" | sort -r \
-    | while read -r target; do umount "${target}" 2>/dev/null || umount -l "${target}" 2>/dev/null || true; done
+  findmnt -rn -o TARGET | { grep -E "^(${OC_KUBELET_ROOT}|/run/netns/cni-|/var/run/netns/cni-)" || true; } \
+    | sort -r | while read -r target; do umount "${target}" 2>/dev/null || umount -l "${target}" 2>/dev/null || true; done
 }
 
 oc_cleanup_network() {
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do ip netns delete "${ns}" 2>/dev/null || true; done
-  ip link show "${OC_CNI_BRIDGE}" >/dev/null 2>&1 && ip link delete "${OC_CNI_BRIDGE}"
+  if ip link show "${OC_CNI_BRIDGE}" >/dev/null 2>&1; then ip link delete "${OC_CNI_BRIDGE}"; fi
   rm -f "${OC_CNI_CONF}"
   oc_node_ip_del
 }
@@ -53,8 +52,8 @@ oc_cleanup_iptables() {
     command -v "${ipt}" >/dev/null || continue
     for table in filter nat mangle raw; do
       "${ipt}-save" -t "${table}" >/dev/null 2>&1 || continue
-      "${ipt}-save" -t "${table}" | grep -E "^-A [A-Z]+ .*-j ${pattern}" | grep -vE "^-A ${pattern}" \
-        | sed 's/^-A /-D /' | while read -r rule; do
+      "${ipt}-save" -t "${table}" | { grep -E "^-A [A-Z]+ .*-j ${pattern}" || true; } \
+        | { grep -vE "^-A ${pattern}" || true; } | sed 's/^-A /-D /' | while read -r rule; do
           echo "${rule}" | xargs "${ipt}" -w -t "${table}" 2>/dev/null || true
         done
       chains=$("${ipt}-save" -t "${table}" | sed -nE "s/^:(${pattern}[^ ]*) .*/\1/p")
@@ -77,7 +76,7 @@ oc_stop_runtime() {
 oc_wipe_state() {
   local c
   rm -rf "${OC_PKI}" "${OC_CONF}" "${OC_ETCD_DATA}" "${OC_KUBELET_ROOT}" "${OC_POD_LOGS}" \
-    "${LAB_STATE}/cni-ipam" "${OC_KUBECONFIG}"
+    "${LAB_STATE}/cni-ipam" "${OC_KUBECONFIG}" "${LAB_STATE}/crictl.yaml" "${LAB_STATE}/up-seconds"
   for c in "${OC_COMPONENTS[@]}"; do rm -f "$(oc_pid_file "${c}")" "$(oc_log_file "${c}")"; done
 }
 

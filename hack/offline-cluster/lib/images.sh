@@ -47,10 +47,9 @@ oc_load_image() {
 
 # The kubelet sees images through the CRI; check there when crictl exists, else via ctr.
 oc_image_verify() {
-  local ref=$1 crictl
-  if crictl=$(oc_crictl_bin 2>/dev/null); then
-    "${crictl}" --runtime-endpoint "unix://${RUNTIME_CONTAINERD_SOCK:-/run/containerd/containerd.sock}" \
-      inspecti "${ref}" >/dev/null || die "load-image: CRI does not list ${ref} after import"
+  local ref=$1
+  if oc_crictl_bin >/dev/null 2>&1; then
+    oc_crictl inspecti "${ref}" >/dev/null || die "load-image: CRI does not list ${ref} after import"
   else
     "${OC_CTR[@]}" images ls -q "name==${ref}" | grep -qx "${ref}" || die "load-image: ctr does not list ${ref}"
   fi

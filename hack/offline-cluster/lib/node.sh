@@ -68,6 +68,8 @@ oc_write_resolv_conf() {
   grep -q '^nameserver' "${OC_CONF}/resolv.conf" || echo "nameserver ${OC_DNS_SERVICE_IP}" >>"${OC_CONF}/resolv.conf"
 }
 
+# oomScoreAdj 0: root here lacks CAP_SYS_RESOURCE, so the default -999 cannot be set (the CRI
+# side needs containerd's restrict_oom_score_adj for the same reason, see runtime.sh).
 # Image GC at 100 % never runs: containerd 1.6 does not pin the pause image and nothing can be
 # pulled back. Eviction thresholds for disk are 0 % so a full-ish CI disk does not evict pods.
 oc_write_kubelet_config() {
@@ -105,6 +107,8 @@ podLogsDir: ${OC_POD_LOGS}
 rotateCertificates: false
 serverTLSBootstrap: false
 containerLogMaxSize: 10Mi
+oomScoreAdj: 0
+volumePluginDir: ${OC_KUBELET_ROOT}/volume-plugins
 EOF
 }
 
@@ -134,6 +138,7 @@ bindAddress: ${OC_NODE_IP}
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 nodePortAddresses: [${OC_NODE_IP}/32]
+oomScoreAdj: 0
 clientConnection:
   kubeconfig: ${OC_CONF}/kube-proxy.kubeconfig
 iptables:
@@ -161,9 +166,14 @@ oc_node_ready() {
   oc_kubectl wait --for=condition=Ready "node/${OC_NODE_NAME}" --timeout=2s
 }
 
+oc_node_pod_cidr() { oc_kubectl get node "${OC_NODE_NAME}" -o jsonpath='{.spec.podCIDR}'; }
+oc_pod_cidr_assigned() { [[ -n "$(oc_node_pod_cidr)" ]]; }
+
+# The CNI config is written before the node exists; make sure the controller-manager agreed.
 oc_check_pod_cidr() {
   local cidr
-  cidr=$(oc_kubectl get node "${OC_NODE_NAME}" -o jsonpath='{.spec.podCIDR}')
+  oc_wait kube-controller-manager "${OC_UP_TIMEOUT}" "a podCIDR for node/${OC_NODE_NAME}" oc_pod_cidr_assigned
+  cidr=$(oc_node_pod_cidr)
   [[ "${cidr}" == "${OC_POD_CIDR}" ]] \
-    || log "warning: node podCIDR is '${cidr}', CNI config uses ${OC_POD_CIDR}"
+    || log "warning: node podCIDR is ${cidr}, the CNI config uses ${OC_POD_CIDR} (still inside ${OC_CLUSTER_CIDR})"
 }

@@ -27,7 +27,7 @@ oc_spawn() {
   mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
   [[ -x "${bin}" ]] || die "${name}: binary ${bin} missing; run: offline-cluster build"
   log_file=$(oc_log_file "${name}")
-  setsid "${bin}" "$@" </dev/null >>"${log_file}" 2>&1 &
+  setsid "${bin}" "$@" </dev/null >>"${log_file}" 2>&1 9>&- &
   pid=$!
   echo "${pid} $(readlink -f "${bin}")" >"$(oc_pid_file "${name}")"
   log "started ${name} (pid ${pid}, log ${log_file})"

@@ -43,6 +43,15 @@ oc_etcd_bin() {
   command -v etcd || die "etcd ${ETCD_VERSION} not found in ${cached%/etcd}; run: offline-cluster build"
 }
 
+# crictl with an explicit config (silences its "no /etc/crictl.yaml" warning on every call).
+oc_crictl() {
+  local bin cfg="${LAB_STATE}/crictl.yaml"
+  bin=$(oc_crictl_bin) || return 1
+  [[ -f "${cfg}" ]] || printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' \
+    "${RUNTIME_CONTAINERD_SOCK}" "${RUNTIME_CONTAINERD_SOCK}" >"${cfg}"
+  "${bin}" --config "${cfg}" "$@"
+}
+
 # crictl gives pod removal with CNI teardown; without it `down` falls back to ctr.
 oc_crictl_bin() {
   local cached="${LAB_CACHE}/cri-tools-${CRICTL_VERSION:-v1.34.0}/bin/crictl"
