@@ -36,7 +36,7 @@ def main() -> int:
     # should fail at once.
     from consumer.worker import Consumer
 
-    worker = Consumer(config, controls, beat=health.beat)
+    worker = Consumer(config, controls, beat=controls.gate(health.beat))
     try:
         server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
     except OSError as exc:

@@ -105,3 +105,13 @@ def test_controls_stop_releases_hang_immediately():
     threading.Timer(0.05, controls.request_stop, args=("test",)).start()
     controls.checkpoint()  # returns once stop is requested
     assert controls.stop.is_set()
+
+
+def test_liveness_sigusr2_freezes_heartbeat_at_once(clock):
+    health = server.Health(max_age=30, clock=clock)
+    controls = Controls()
+    beat = controls.gate(health.beat)
+    controls.hang.set()  # what the SIGUSR2 handler does
+    clock.advance(31)
+    beat()  # the worker finishing its in-flight call still "beats"...
+    assert "heartbeat stale" in health.problem()  # ...but the beat no longer counts

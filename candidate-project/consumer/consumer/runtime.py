@@ -6,8 +6,8 @@ exactly what the liveness probe triggers - heals them. A file-based switch in an
 would survive the restart and crash-loop the pod forever.
 
 - SIGUSR1: health fault on (``/health`` answers 503 at once).
-- SIGUSR2: the worker hangs at its next checkpoint; the heartbeat goes stale and ``/health``
-  answers 503 once it is older than ``HEARTBEAT_MAX_AGE_SECONDS``.
+- SIGUSR2: the heartbeat freezes at once and the worker hangs at its next checkpoint;
+  ``/health`` answers 503 once the last beat is older than ``HEARTBEAT_MAX_AGE_SECONDS``.
 - SIGTERM/SIGINT: stop taking new work, finish the in-flight batch, exit 0.
 This module is identical in the producer and consumer packages.
 """
@@ -44,6 +44,20 @@ class Controls:
             self.stop_requested_at = time.monotonic()
             log_event("draining", reason=reason)
         self.stop.set()
+
+    def gate(self, beat: Callable[[], None]) -> Callable[[], None]:
+        """Wrap the heartbeat so it freezes the moment SIGUSR2 arrives.
+
+        The worker itself only blocks at its next checkpoint (after the call in flight, up to
+        a long poll), but the beat stops at once, so /health turns 503 no later than
+        HEARTBEAT_MAX_AGE_SECONDS after the signal - the bound the lab's deadlines use.
+        """
+
+        def gated() -> None:
+            if not self.hang.is_set():
+                beat()
+
+        return gated
 
     def checkpoint(self) -> None:
         """Where the worker hangs on SIGUSR2: until SIGTERM, without beating the heartbeat."""
