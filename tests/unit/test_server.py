@@ -159,5 +159,7 @@ def test_liveness_survives_garbage_burst_with_4xx(health_server):
         response = requests.get(f"{health_server.base}/health", timeout=5)
         assert response.status_code == 200
         assert response.content == EXACT_UP
+        half_open.sendall(b"\r\n")  # finish it, so its answer is read here and not after the test
+        assert half_open.recv(65536).startswith(b"HTTP/1.0 200 ")
     finally:
         half_open.close()
