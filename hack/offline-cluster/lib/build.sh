@@ -25,12 +25,14 @@ build_base_images() {
   build_step localstack-image localstack_image
 }
 
-# Run the Go group in the background and the image group in the foreground; fail if either does.
+# Run both groups as background jobs (so `set -e` still applies inside them); fail if either does.
 build_parallel() {
-  local go_pid go_rc=0 images_rc=0
+  local go_pid images_pid go_rc=0 images_rc=0
   build_go_binaries &
   go_pid=$!
-  build_base_images || images_rc=$?
+  build_base_images &
+  images_pid=$!
+  wait "${images_pid}" || images_rc=$?
   wait "${go_pid}" || go_rc=$?
   ((go_rc == 0)) || die "build: a Go build step failed (see the messages above)"
   ((images_rc == 0)) || die "build: a base image step failed (see the messages above)"
@@ -44,7 +46,7 @@ build_summary() {
   done
   local ref
   for ref in "${PAUSE_IMAGE}" "${COREDNS_IMAGE}" "${PYTHON_BASE_IMAGE}" "${LOCALSTACK_IMAGE}"; do
-    printf '  %-36s %6s MB\n' "${ref}" "$(($(docker image inspect -f '{{.Size}}' "${ref}") / 1000000))" >&2
+    docker image inspect -f '{{.Size}}' "${ref}" | awk -v ref="${ref}" '{printf "  %-36s %8.1f MB\n", ref, $1 / 1e6}' >&2
   done
 }
 
