@@ -17,21 +17,25 @@ from tenacity import RetryError
 
 from bench import measure
 from bench.emulator import QUEUE, TOPIC, Emulator
+from bench.health import health_phase
 from bench.results import environment, write
-from bench.services import Service
+from bench.services import SERVICES, Service
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="throughput rounds, raw loop then consumer (5)")
-    parser.add_argument("--batch", type=int, default=100, help="backlog drained per round (100)")
+    parser.add_argument("--rounds", type=int, default=10, help="throughput rounds, raw loop then consumer (10)")
+    parser.add_argument("--batch", type=int, default=50, help="backlog drained per round (50)")
     parser.add_argument("--latency-messages", type=int, default=200, help="messages timed end to end (200)")
     parser.add_argument("--publish-interval", type=float, default=0.05, help="producer interval for latency (0.05)")
     parser.add_argument("--health-workers", type=int, default=8, help="concurrent /health clients (8)")
     parser.add_argument("--health-requests", type=int, default=200, help="requests per client (200)")
-    parser.add_argument("--health-backlog", type=int, default=200, help="messages queued for the busy worker (200)")
+    parser.add_argument("--busy-interval", type=float, default=0.01, help="producer interval keeping it busy (0.01)")
     parser.add_argument("--starts", type=int, default=3, help="start → Ready repetitions per service (3)")
     parser.add_argument("--deadline", type=float, default=120.0, help="upper bound in seconds for any one phase")
+    parser.add_argument(
+        "--services", type=Path, default=SERVICES, help="folder holding producer/ and consumer/ (candidate-project)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="parent folder of results")
     args = parser.parse_args(argv)
     for name in (
@@ -40,14 +44,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "latency_messages",
         "health_workers",
         "health_requests",
-        "health_backlog",
         "starts",
     ):
         if getattr(args, name) < 2:
             parser.error(f"--{name.replace('_', '-')} must be at least 2")
-    if args.publish_interval <= 0 or args.deadline <= 0:
-        parser.error("--publish-interval and --deadline must be positive")
+    if min(args.publish_interval, args.busy_interval, args.deadline) <= 0:
+        parser.error("--publish-interval, --busy-interval and --deadline must be positive")
     return args
+
+
+def producer_env(emulator: Emulator, interval: float) -> dict[str, str]:
+    return {**emulator.env(), "TOPIC_NAME": TOPIC, "PUBLISH_INTERVAL_SECONDS": str(interval)}
 
 
 def consumer_env(emulator: Emulator) -> dict[str, str]:
@@ -59,7 +66,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     services: list[Service] = []
 
     def start(name: str, env: dict[str, str]) -> Service:
-        services.append(Service.start(name, workdir, env))
+        services.append(Service.start(name, workdir, env, args.services))
         return services[-1]
 
     try:
@@ -73,21 +80,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "/health under load …",
             flush=True,
         )
-        measure.preload(emulator, topic_arn, queue_url, args.health_backlog, args.deadline)
-        consumer = start("consumer", consumer_env(emulator))
-        before = len(consumer.wait_events("consumed", 1, args.deadline))  # busy from here on
-        health = measure.health_under_load(consumer, args.health_workers, args.health_requests, args.deadline)
-        health["consumed_during"] = len(consumer.events("consumed")) - before
-        health["backlog"] = args.health_backlog
+        consumer = start("consumer", consumer_env(emulator))  # throughput rounds left the queue empty
+        health = health_phase(consumer, lambda: start("producer", producer_env(emulator, args.busy_interval)), args)
         consumer.stop()
-        # Whatever backlog is left would count as latency samples: start the latency phase on an empty queue.
-        emulator.client("sqs").purge_queue(QueueUrl=queue_url)
         print("bench: latency with the producer publishing …", flush=True)
         consumer = start("consumer", consumer_env(emulator))
         consumer.wait_ready(args.deadline)
-        producer = start(
-            "producer", {**emulator.env(), "TOPIC_NAME": TOPIC, "PUBLISH_INTERVAL_SECONDS": str(args.publish_interval)}
-        )
+        producer = start("producer", producer_env(emulator, args.publish_interval))
         lat = measure.latency(producer, consumer, args.latency_messages, args.deadline)
         lat["publish_interval"] = args.publish_interval
         producer.stop()
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             starts[name] = {"seconds": seconds, "median": statistics.median(seconds)}
         return {
             "environment": environment(),
-            "parameters": vars(args) | {"out": str(args.out)},
+            "parameters": vars(args) | {"out": str(args.out), "services": str(args.services)},
             "throughput": thr,
             "latency": lat,
             "health": health,

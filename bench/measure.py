@@ -11,9 +11,7 @@ import json
 import statistics
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
-import requests
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 from bench.emulator import Emulator
@@ -127,28 +125,3 @@ def latency(producer: Service, consumer: Service, count: int, deadline: float) -
         if start is not None:
             samples.append(event["_t"] - start)
     return {"seconds": percentiles(samples)}
-
-
-def health_under_load(service: Service, workers: int, requests_each: int, deadline: float) -> dict:
-    """Concurrent ``GET /health`` latency while the service works; each worker is bounded in count and time."""
-    end = time.monotonic() + deadline
-
-    def worker() -> tuple[list[float], int]:
-        samples, errors = [], 0
-        with requests.Session() as session:
-            for _ in range(requests_each):
-                if time.monotonic() > end:
-                    break
-                start = time.perf_counter()
-                try:
-                    ok = session.get(f"{service.url}/health", timeout=2).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                samples.append(time.perf_counter() - start)
-                errors += not ok
-        return samples, errors
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda _: worker(), range(workers)))
-    samples = [s for got, _ in results for s in got]
-    return {"workers": workers, "errors": sum(e for _, e in results), "seconds": percentiles(samples)}

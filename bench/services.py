@@ -40,8 +40,8 @@ class Service:
     started: float = field(default_factory=time.time)
 
     @classmethod
-    def start(cls, name: str, workdir: Path, env: dict[str, str]) -> Service:
-        app = SERVICES / name / "app.py"
+    def start(cls, name: str, workdir: Path, env: dict[str, str], services: Path = SERVICES) -> Service:
+        app = services / name / "app.py"
         if not app.is_file():
             raise FileNotFoundError(f"{app} not found: the benchmark runs the real services")
         port = free_port()

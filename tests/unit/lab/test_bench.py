@@ -48,10 +48,14 @@ def test_markdown_states_machine_versions_and_goals():
         },
         "latency": {"seconds": {"n": 200, "p50": 0.012, "p99": 0.05, "max": 0.06}, "publish_interval": 0.05},
         "health": {
-            "seconds": {"n": 1600, "p50": 0.002, "p99": 0.008, "max": 0.02},
-            "workers": 8,
-            "errors": 0,
-            "consumed_during": 150,
+            "idle": {"seconds": {"n": 1600, "p50": 0.001, "p99": 0.004, "max": 0.01}, "workers": 8, "errors": 0},
+            "busy": {"seconds": {"n": 1600, "p50": 0.002, "p99": 0.008, "max": 0.02}, "workers": 8, "errors": 0},
+            "busy_single_client": {
+                "seconds": {"n": 200, "p50": 0.001, "p99": 0.002, "max": 0.003},
+                "workers": 1,
+                "errors": 0,
+            },
+            "consumed_during_busy": 150,
         },
         "start_to_ready": {"consumer": {"seconds": [1.0, 1.2, 1.1], "median": 1.1}},
     }
@@ -59,5 +63,9 @@ def test_markdown_states_machine_versions_and_goals():
     json.dumps(result)
     assert "Xeon · 2 cores" in text and "moto 5.2.5" in text
     assert "| consumer / raw ratio | 0.9 | ≥ 0.8 |" in text
-    assert "2.0 / 8.0 ms" in text
+    assert (
+        "| /health p50 / p99, busy worker, 8 concurrent client(s) | 2.0 / 8.0 ms (n=1600, 0 errors) | p99 < 10 ms |"
+        in text
+    )
+    assert "| messages consumed during the busy runs | 150 | |" in text
     assert "1100.0 ms" in text
