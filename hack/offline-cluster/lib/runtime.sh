@@ -136,6 +136,12 @@ runtime_wait() {
 }
 
 runtime_containerd_ready() { [[ -S "${RUNTIME_CONTAINERD_SOCK}" ]] && ctr --address "${RUNTIME_CONTAINERD_SOCK}" version; }
+# dockerd answers and reaches containerd (it reconnects a few seconds after containerd restarts).
+runtime_docker_containerd_ok() {
+  local rev
+  rev=$(docker -H "unix://${RUNTIME_DOCKER_SOCK}" info -f '{{.ContainerdCommit.ID}}' 2>/dev/null) || return 1
+  [[ -n "${rev}" && "${rev}" != N/A ]]
+}
 runtime_docker_ready() { [[ -S "${RUNTIME_DOCKER_SOCK}" ]] && docker -H "unix://${RUNTIME_DOCKER_SOCK}" info; }
 
 # Start containerd, or restart it when its config changed (running containers keep running in
@@ -152,6 +158,7 @@ runtime_start_containerd() {
   fi
   runtime_spawn containerd containerd --config "${config}"
   runtime_wait containerd runtime_containerd_ready
+  if ((changed)) && runtime_pid dockerd >/dev/null; then runtime_wait dockerd runtime_docker_containerd_ok; fi
 }
 
 runtime_start_docker() {
