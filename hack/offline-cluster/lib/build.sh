@@ -2,8 +2,21 @@
 # `offline-cluster build`: everything `up` needs, built once and cached under ${LAB_CACHE} keyed by
 # version, so a warm run only checks the cache (seconds). The Go builds are CPU-bound and the
 # image builds mostly wait on downloads, so on a cold run the two groups run side by side.
-# Sourced by ../offline-cluster after common.sh, runtime.sh and the other build-*.sh files.
+# Sourced by ../offline-cluster after common.sh and runtime.sh; brings in the build-*.sh steps.
 set -euo pipefail
+
+# shellcheck source=build-images.sh
+source "${OC_DIR}/lib/build-images.sh"
+# shellcheck source=build-k8s.sh
+source "${OC_DIR}/lib/build-k8s.sh"
+# shellcheck source=build-etcd.sh
+source "${OC_DIR}/lib/build-etcd.sh"
+# shellcheck source=build-coredns.sh
+source "${OC_DIR}/lib/build-coredns.sh"
+# shellcheck source=build-crictl.sh
+source "${OC_DIR}/lib/build-crictl.sh"
+# shellcheck source=build-pause.sh
+source "${OC_DIR}/lib/build-pause.sh"
 
 # Run one step and record its duration: build_step NAME FUNCTION [ARGS...]
 build_step() {
