@@ -25,8 +25,9 @@ oc_dns_answers() {
   [[ "${ip}" == "${OC_API_SERVICE_IP}" ]]
 }
 
-oc_addons_up() {
-  oc_apply_coredns
+# Waits for what `up` promises; CoreDNS itself is applied earlier (oc_apply_coredns) so its pod
+# is scheduled the moment the node registers.
+oc_addons_wait() {
   oc_wait kube-controller-manager "${OC_UP_TIMEOUT}" "the default ServiceAccount" oc_default_sa_exists
   oc_wait kubelet "${OC_UP_TIMEOUT}" "CoreDNS rollout (kubectl -n kube-system describe pod -l k8s-app=kube-dns)" \
     oc_coredns_rolled_out

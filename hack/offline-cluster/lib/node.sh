@@ -114,7 +114,6 @@ EOF
 
 oc_start_kubelet() {
   mkdir -p "${OC_KUBELET_ROOT}" "${OC_POD_LOGS}"
-  oc_write_resolv_conf
   oc_write_kubelet_config
   oc_spawn kubelet "${OC_BIN}/kubelet" \
     --config="${OC_CONF}/kubelet.yaml" \

@@ -21,15 +21,28 @@ oc_pid() {
 oc_alive() { readlink "/proc/$1/exe" >/dev/null 2>&1; }
 
 # oc_spawn NAME BINARY ARGS... — detached (own session, no stdin), output appended to its log.
+# The inner shell records its own PID and then execs the binary, so the PID file is right even
+# if setsid had to fork; we return once that PID really runs the binary (no race with checks).
 oc_spawn() {
-  local name=$1 bin=$2 log_file pid
+  local name=$1 bin log_file pid_file pid="" deadline
+  bin=$(readlink -f "$2")
   shift 2
   mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
   [[ -x "${bin}" ]] || die "${name}: binary ${bin} missing; run: offline-cluster build"
   log_file=$(oc_log_file "${name}")
-  setsid "${bin}" "$@" </dev/null >>"${log_file}" 2>&1 9>&- &
-  pid=$!
-  echo "${pid} $(readlink -f "${bin}")" >"$(oc_pid_file "${name}")"
+  pid_file=$(oc_pid_file "${name}")
+  rm -f "${pid_file}"
+  # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner shell
+  setsid bash -c 'echo "$$ $0" >"'"${pid_file}"'.tmp" && exec "$0" "$@"' "${bin}" "$@" \
+    </dev/null >>"${log_file}" 2>&1 9>&- &
+  deadline=$((SECONDS + 10))
+  until [[ -s "${pid_file}.tmp" ]] && read -r pid _ <"${pid_file}.tmp" \
+    && [[ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" == "${bin}" ]]; do
+    ((SECONDS < deadline)) || oc_fail "${name}" "did not start"
+    [[ -z "${pid:-}" || -e "/proc/${pid}" ]] || oc_fail "${name}" "exited right after start"
+    sleep 0.05
+  done
+  mv "${pid_file}.tmp" "${pid_file}"
   log "started ${name} (pid ${pid}, log ${log_file})"
 }
 

@@ -12,14 +12,29 @@ oc_require_binaries() {
   command -v openssl >/dev/null || die "openssl missing; install it (apt-get install openssl)"
 }
 
-# Record which runtime daemons this `up` starts, so `down` stops those and no others.
+# Record which runtime daemons `up` starts, so `down` stops those and no others (kept across
+# an `up` that follows a crashed cluster, hence the merge with what is already recorded).
 oc_runtime_up() {
-  local owned=()
+  local owned=() file="${LAB_STATE}/runtime-owned"
   runtime_pid containerd >/dev/null 2>&1 || owned+=(containerd)
   runtime_pid dockerd >/dev/null 2>&1 || owned+=(dockerd)
   runtime_start
   mkdir -p "${LAB_STATE}"
-  echo "${owned[*]:-}" >"${LAB_STATE}/runtime-owned"
+  [[ ! -f "${file}" ]] || read -r -a owned -d '' <<<"${owned[*]:-} $(<"${file}")" || true
+  printf '%s\n' "${owned[@]}" | sort -u | tr '\n' ' ' >"${file}"
+}
+
+# A cluster that died without `down` (killed processes, reboot) leaves pods, mounts, iptables
+# chains and old etcd data behind; start from a clean slate instead of half-reusing them.
+oc_clean_stale() {
+  [[ -d "${OC_PKI}" || -d "${OC_ETCD_DATA}" || -f "${OC_CNI_CONF}" ]] || return 0
+  log "up: cleaning up after a cluster that was not taken down"
+  oc_archive_logs
+  oc_remove_pods
+  oc_unmount_kubelet
+  oc_cleanup_network
+  oc_cleanup_iptables
+  oc_wipe_state
 }
 
 oc_up_exit() {
@@ -45,17 +60,20 @@ oc_up() {
   trap 'oc_up_exit $?' EXIT
   log "up: starting the container runtime"
   oc_runtime_up
+  oc_clean_stale
   oc_node_network_prepare
   oc_preload_images
   oc_pki_generate
+  oc_write_resolv_conf
   log "up: starting the control plane"
   oc_control_plane_up
+  oc_apply_coredns
   log "up: starting the node (kubelet, kube-proxy)"
   oc_node_up
   oc_wait kubelet "${OC_UP_TIMEOUT}" "node/${OC_NODE_NAME} Ready" oc_node_ready
   log "up: node ${OC_NODE_NAME} Ready after $((SECONDS - OC_UP_T0)) s"
   oc_check_pod_cidr
-  oc_addons_up
+  oc_addons_wait
   trap - EXIT
   echo "$((SECONDS - OC_UP_T0))" >"${LAB_STATE}/up-seconds"
   log "up: cluster ready in $((SECONDS - OC_UP_T0)) s; kubeconfig ${OC_KUBECONFIG}"
