@@ -40,6 +40,13 @@ def test_hook_is_mounted_as_a_single_executable_file(localstack_deployment, init
     assert all(key.endswith(".sh") for key in init_configmap["data"]), "LocalStack runs .sh (and .py) files only"
 
 
+def test_hook_talks_to_its_own_localstack(localstack_container):
+    """awslocal reads LOCALSTACK_HOST and AWS_ENDPOINT_URL. Aimed at the `localstack` Service, the hook would wait
+    for an endpoint that appears only after the hook succeeded (readiness), and fail (seen with the 4.14.0 image)."""
+    names = {entry["name"] for entry in localstack_container.get("env", [])}
+    assert not names & {"LOCALSTACK_HOST", "AWS_ENDPOINT_URL"}
+
+
 def test_hook_is_strict_bash(init_script, tmp_path):
     assert init_script.startswith("#!/bin/bash\n"), "LocalStack executes the file directly: it needs a shebang"
     assert "set -euo pipefail" in init_script, "a failed call must fail the hook (and keep LocalStack NotReady)"
