@@ -47,7 +47,13 @@ def run(*cmd: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
 
+OWN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "cluster-test-")
+
+
 def test_down_leaves_nothing_running_and_up_works_again(cli, lab_state, kube):
+    # `down` would pull the cluster from under anyone else's namespaces; in CI nothing else runs at this point.
+    others = [n for n in kube("get", "namespaces", "-o", "name").split() if not n[10:].startswith(OWN_NAMESPACES)]
+    assert others == [], f"other workloads use this cluster ({others}); run this module on a cluster of its own"
     before = recorded_processes(lab_state)
     binaries = {binary for _, binary in before.values()}
 
