@@ -13,7 +13,13 @@ import sys
 from consumer.config import load_config
 from consumer.envconfig import ConfigError
 from consumer.jsonlog import log_event, setup_logging
-from consumer.runtime import Controls, drain_seconds, install_signal_handlers, run_worker
+from consumer.runtime import (
+    Controls,
+    drain_seconds,
+    install_signal_handlers,
+    run_worker,
+    signals_blocked,
+)
 from server import Health, Readiness, start_server
 
 SERVICE = "consumer"
@@ -38,7 +44,8 @@ def main() -> int:
 
     worker = Consumer(config, controls, beat=controls.gate(health.beat))
     try:
-        server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
+        with signals_blocked():  # the server's threads must leave signals to the main thread
+            server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
     except OSError as exc:
         print(f"startup error: cannot listen on port {common.health_port}: {exc}", file=sys.stderr)
         return 1

@@ -78,8 +78,24 @@ def make_wiring(emulator: Emulator) -> Iterator[Callable[..., Wiring]]:
             wiring.delete()
 
 
+FAILED_KEY = pytest.StashKey[bool]()
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember each phase's outcome on the item so fixtures can add evidence on failure."""
+    report = yield
+    item.stash.setdefault(FAILED_KEY, False)
+    if report.failed:
+        item.stash[FAILED_KEY] = True
+    return report
+
+
 @pytest.fixture
-def start_service(tmp_path: Path, emulator: Emulator) -> Iterator[Callable[..., Service]]:
+def start_service(
+    request: pytest.FixtureRequest, tmp_path: Path, emulator: Emulator
+) -> Iterator[Callable[..., Service]]:
     """Factory: ``start_service("producer", TOPIC_NAME=...)`` runs app.py as a real process.
 
     The environment is built from scratch (PATH, dummy credentials, AWS_ENDPOINT_URL and a
@@ -107,7 +123,12 @@ def start_service(tmp_path: Path, emulator: Emulator) -> Iterator[Callable[..., 
         return service
 
     yield start
+    failed = request.node.stash.get(FAILED_KEY, False)
     for service in started:
+        if failed:  # shown under "Captured stdout teardown" of the failed test
+            print(f"--- {service.name} pid {service.proc.pid} alive={service.alive} rc={service.proc.poll()}")
+            for path in (service.stdout, service.stderr):
+                print("\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]))
         if service.alive:
             service.proc.terminate()
             try:

@@ -10,10 +10,11 @@ import sys
 import threading
 
 import pytest
+import requests
 
 import server
 from producer.jsonlog import JsonFormatter
-from producer.runtime import Controls, install_signal_handlers, run_worker
+from producer.runtime import HANDLED_SIGNALS, Controls, install_signal_handlers, run_worker, signals_blocked
 
 
 @pytest.fixture
@@ -115,3 +116,32 @@ def test_liveness_sigusr2_freezes_heartbeat_at_once(clock):
     clock.advance(31)
     beat()  # the worker finishing its in-flight call still "beats"...
     assert "heartbeat stale" in health.problem()  # ...but the beat no longer counts
+
+
+def test_worker_and_server_threads_leave_signals_to_the_main_thread():
+    """Otherwise the kernel may hand SIGTERM to a thread that cannot run Python handlers."""
+    controls = Controls()
+    masks: dict[str, set[signal.Signals]] = {}
+
+    class RecordsMask:
+        def run(self) -> None:
+            masks["worker"] = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            controls.request_stop("test")
+
+        def ready_problem(self) -> None:
+            return None
+
+    def readiness_check() -> None:  # runs in a request-handler thread
+        masks["handler"] = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+    assert run_worker(RecordsMask(), controls) == 0
+    with signals_blocked():
+        srv = server.start_server(server.Health(30), server.Readiness(readiness_check), host="127.0.0.1", port=0)
+    try:
+        assert requests.get(f"http://127.0.0.1:{srv.server_address[1]}/ready", timeout=5).status_code == 200
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert set(HANDLED_SIGNALS) <= masks["worker"]
+    assert set(HANDLED_SIGNALS) <= masks["handler"]
+    assert not set(HANDLED_SIGNALS) & signal.pthread_sigmask(signal.SIG_BLOCK, [])  # main thread unblocked

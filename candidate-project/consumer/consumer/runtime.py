@@ -18,7 +18,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Protocol
 
@@ -66,6 +67,26 @@ class Controls:
             self.stop.wait()
 
 
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+@contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Start threads inside this block so they inherit a mask without our signals.
+
+    Python runs handlers only in the main thread, and only when it executes bytecode. If the
+    kernel delivered SIGTERM to the worker thread instead, the main thread - asleep in
+    ``done.wait()`` - would not wake, and the handler would run only after the worker ended:
+    never, for SIGTERM. With the signals blocked in every other thread, the kernel must
+    deliver them to the main thread, whose wait is interrupted at once.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def install_signal_handlers(controls: Controls, trip_health: Callable[[str], None]) -> None:
     """Must run in the main thread (Python delivers signals only there)."""
 
@@ -105,7 +126,8 @@ def run_worker(worker: Worker, controls: Controls) -> int:
         finally:
             done.set()
 
-    threading.Thread(target=body, name="worker", daemon=True).start()
+    with signals_blocked():
+        threading.Thread(target=body, name="worker", daemon=True).start()
     done.wait()
     if crashed or not controls.stop.is_set():
         return 1
