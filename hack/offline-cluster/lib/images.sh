@@ -58,13 +58,18 @@ oc_image_verify() {
 oc_load_images() {
   local name
   (($# > 0)) || die "usage: offline-cluster load-image NAME..."
+  "${OC_CTR[@]}" version >/dev/null 2>&1 || die "load-image: containerd is not running (run: offline-cluster up)"
+  docker version >/dev/null 2>&1 || die "load-image: dockerd is not answering on its default socket (run: offline-cluster up)"
   for name in "$@"; do oc_load_image "${name}"; done
 }
 
 # What every cluster needs before the first pod: the sandbox image, DNS, and the lab's emulator.
 # OC_PRELOAD_IMAGES (space separated) overrides the list, e.g. to add the services' images.
 oc_preload_images() {
-  local images
+  local images name
   read -r -a images <<<"${OC_PRELOAD_IMAGES:-${PAUSE_IMAGE} ${OC_COREDNS_IMAGE} ${LOCALSTACK_IMAGE}}"
+  for name in "${images[@]}"; do
+    oc_docker_image_id "${name}" >/dev/null || die "image ${name} is not in docker; run: offline-cluster build"
+  done
   oc_load_images "${images[@]}"
 }
