@@ -53,8 +53,11 @@ class Settings:
         return self.visibility + self.receive_wait + RESTART_SLACK_SECONDS
 
 
-def burst(aws: Aws, count: int, tag: str) -> list[dict]:
-    """Publish ``count`` lab-shaped messages through the topic; return them as ledger ``published`` events."""
+def burst(aws: Aws, count: int, tag: str, logs: LogFollower | None = None) -> list[dict]:
+    """Publish ``count`` lab-shaped messages through the topic; return them as ledger ``published`` events.
+
+    With ``logs`` they are also registered there, so every later ledger of the namespace knows them.
+    """
     topic = aws.topic_arn()
     if topic is None:
         raise AssertionError("topic lab-messages does not exist")
@@ -68,6 +71,8 @@ def burst(aws: Aws, count: int, tag: str) -> list[dict]:
         aws.sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
         accepted = time.time()
         events += [{**json.loads(e["Message"]), "event": "published", "_t": accepted} for e in entries]
+    if logs is not None:
+        logs.test_published.extend(events)
     return events
 
 
@@ -110,16 +115,26 @@ def settle(
         raise AssertionError(f"ledger after {deadline:.0f} s: {result.summary()}; lost {result.lost[:10]}") from None
 
 
-def first_consumed_after(ledger: Ledger, after: float | None, published_after: bool = False) -> float | None:
-    """When the first message was handled after ``after`` (optionally: one that was also published after it)."""
+def first_consumed_after(
+    ledger: Ledger, after: float | None, published_after: bool = False, pod: str | None = None
+) -> float | None:
+    """When the first message was handled after ``after``.
+
+    ``published_after``: only messages also published after it (a restarted producer's). ``pod``: only messages
+    handled by that consumer pod, or, with ``published_after``, published by that producer pod (a replacement's).
+    """
     if after is None:
         return None
     times = []
     for msg_id, event in ledger.first_consumed.items():
-        when = event.get("_t")
-        sent = ledger.published.get(msg_id, {}).get("_t")
-        if when is not None and when >= after and (not published_after or (sent is not None and sent >= after)):
-            times.append(when)
+        when, sent = event.get("_t"), ledger.published.get(msg_id, {})
+        if when is None or when < after:
+            continue
+        if published_after and (sent.get("_t") is None or sent["_t"] < after):
+            continue
+        if pod is not None and (sent if published_after else event).get("_source") != pod:
+            continue
+        times.append(when)
     return min(times, default=None)
 
 
@@ -145,7 +160,9 @@ def replacement_recovery(
         killed=event_time(events, "Killing", injected, old),
         restarted=restarted,
         ready=ready_since(new),
-        first_consumed=first_consumed_after(ledger, restarted, published_after=app == "producer"),
+        first_consumed=first_consumed_after(
+            ledger, restarted, published_after=app == "producer", pod=new["metadata"]["name"]
+        ),
     )
 
 
@@ -181,8 +198,8 @@ def make_record(
     notes: str = "",
     since: float | None = None,
 ) -> FaultRecord:
-    """A report record with the series around this fault (from ``since``, default 30 s before injection)."""
-    start = recovery.injected - 30 if since is None else since
+    """A report record with the series around this fault (from ``since``, default 10 s before injection)."""
+    start = recovery.injected - 10 if since is None else since
     published = [t for t in (e.get("_t") for e in ledger.published.values()) if t is not None and t >= start]
     consumed = [t for t in (e.get("_t") for e in ledger.first_consumed.values()) if t is not None and t >= start]
     return FaultRecord(

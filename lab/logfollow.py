@@ -39,6 +39,9 @@ class LogFollower:
         self._attempts: dict[tuple[str, int], int] = {}
         # (time, app, any pod of app Ready) whenever that changes: the report's readiness lane, 1 scan resolution.
         self.readiness: list[tuple[float, str, bool]] = []
+        # Messages the tests published themselves (``published`` events): part of every ledger of this namespace,
+        # so a later test does not see an earlier test's messages as consumed-but-never-published.
+        self.test_published: list[dict] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-follower", daemon=True)
 
@@ -88,7 +91,9 @@ class LogFollower:
                 self.readiness.append((now, app, ready))
 
     def ready_series(self, app: str) -> list[tuple[float, bool]]:
-        return [(t, ready) for t, a, ready in self.readiness if a == app]
+        """Ready transitions of ``app``, closed with the current state so a plot runs to the present."""
+        series = [(t, ready) for t, a, ready in self.readiness if a == app]
+        return series + [(time.time(), series[-1][1])] if series else series
 
     def _attach(self, pod: str, app: str, generation: int, state: dict) -> None:
         if generation > 0 and (pod, generation - 1) not in self._files:
@@ -135,6 +140,7 @@ class LogFollower:
         ledger = Ledger()
         for pod, text in self.texts().items():
             ledger.add_log(text, source=pod)
+        ledger.add_events(self.test_published)
         return ledger.add_dlq(dlq_bodies or [])
 
     def stop(self) -> None:

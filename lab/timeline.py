@@ -90,7 +90,8 @@ def event_time(
 ) -> float | None:
     """Earliest time an event with ``reason`` was recorded at or after ``after``.
 
-    Times are truncated to whole seconds by the API, so ``after`` is floored before comparing; an aggregated event
+    Times are truncated to whole seconds by the API, so ``after`` is floored before comparing and an event stamped
+    in the same second as ``after`` is reported at ``after`` (the best lower bound it allows); an aggregated event
     (count > 1) whose first time predates ``after`` contributes its last time.
     """
     floor = float(int(after))
@@ -102,7 +103,7 @@ def event_time(
         if contains and contains not in (event.get("message") or event.get("note") or ""):
             continue
         found += [t for t in _occurrences(event) if t >= floor]
-    return min(found, default=None)
+    return max(min(found), after) if found else None
 
 
 def container_status(pod: dict, container: str) -> dict:

@@ -35,7 +35,7 @@ def injected_at(lab, injection) -> float:
 @pytest.mark.parametrize("fault", FAULTS)
 def test_liveness_fault_recovers_without_losing_messages(deployed_lab, aws, logs, settings, record_fault, fault, run):
     lab = deployed_lab
-    extra = burst(aws, BURST, f"liveness-{fault}")
+    extra = burst(aws, BURST, f"liveness-{fault}", logs)
     injections = [break_liveness(lab, app, fault) for app in SERVICES]
     starts = {i.app: injected_at(lab, i) for i in injections}
     recoveries = {}

@@ -32,7 +32,7 @@ def test_poison_message_dead_lettered_while_the_rest_is_consumed(deployed_lab, a
     marker = f"poison-{uuid.uuid4().hex}"
     injected = time.time()
     aws.sns.publish(TopicArn=aws.topic_arn(), Message=f"not json {{ {marker}")
-    extra = burst(aws, BURST, "poison-neighbours")
+    extra = burst(aws, BURST, "poison-neighbours", logs)
     deadline = settings.visibility * (settings.max_receive + 1) + settings.receive_wait + RESTART_SLACK_SECONDS
     wait_for(lambda: any(marker in body for body in dlq_bodies(aws)), deadline, interval=2, what="poison in the DLQ")
     result = settle(logs, extra, time.time(), settings.redelivery(), aws=aws)

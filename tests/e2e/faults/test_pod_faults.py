@@ -58,7 +58,7 @@ def replacement_deadline(lab, app: str) -> float:
 def delete_and_check(lab, aws, logs, settings, apps: tuple[str, ...], fault: str, record_fault) -> None:
     """Delete the pods of ``apps`` in one call mid-burst; replacements Ready, clean stops, nothing lost."""
     old = {app: lab.pod(app) for app in apps}
-    extra = burst(aws, BURST, fault.replace(" ", "-"))
+    extra = burst(aws, BURST, fault.replace(" ", "-"), logs)
     busy(logs, extra, settings.redelivery())
     injected = time.time()
     lab.kube("delete", "pod", *old.values(), "--wait=false")
@@ -91,7 +91,7 @@ def test_consumer_container_killed_restarts_in_place(deployed_lab, aws, logs, se
     lab = deployed_lab
     pod = lab.pod("consumer")
     before = lab.kube.restart_count(pod, "consumer")
-    extra = burst(aws, BURST, "kill-1")
+    extra = burst(aws, BURST, "kill-1", logs)
     busy(logs, extra, settings.redelivery())
     injected = time.time()
     lab.kube.exec(pod, "consumer", "sh", "-c", "kill 1")
@@ -124,7 +124,7 @@ def test_consumer_container_killed_restarts_in_place(deployed_lab, aws, logs, se
 def test_sigterm_during_work_rollout_restart(deployed_lab, aws, logs, settings, record_fault, run):
     lab = deployed_lab
     old = {app: lab.pod(app) for app in ("producer", "consumer")}
-    extra = burst(aws, BURST, "rollout")
+    extra = burst(aws, BURST, "rollout", logs)
     busy(logs, extra, settings.redelivery())
     injected = time.time()
     lab.kube("rollout", "restart", "deployment/producer", "deployment/consumer")

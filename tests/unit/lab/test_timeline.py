@@ -108,8 +108,8 @@ def test_event_time_skips_older_events_and_uses_last_time_of_an_aggregated_one()
 
 
 def test_event_time_floors_injection_because_api_truncates_to_seconds():
-    # Fault at :05.7, event recorded as :05 though it happened at or after :05.7.
-    assert event_time(EVENTS, "Unhealthy", t("20:05.7"), POD, contains="Liveness") == t("20:05")
+    # Fault at :05.7, event recorded as :05 though it happened at or after :05.7: reported at :05.7.
+    assert event_time(EVENTS, "Unhealthy", t("20:05.7"), POD, contains="Liveness") == t("20:05.7")
 
 
 def test_pod_status_fields():
@@ -149,6 +149,7 @@ def test_first_failure_prefers_precise_log_then_falls_back_to_event():
     probes = probe_results(LOG)
     assert first_failure(probes, EVENTS, t("20:04.5"), POD, "/health") == pytest.approx(t("20:05.1"))
     assert first_failure([], EVENTS, t("20:04.5"), POD) == t("20:05")
+    assert first_failure([], EVENTS, t("20:05.5"), POD) == t("20:05.5")
 
 
 def test_recovery_figures():
