@@ -7,6 +7,8 @@ set -euo pipefail
 
 # shellcheck source=build-images.sh
 source "${OC_DIR}/lib/build-images.sh"
+# shellcheck source=build-localstack.sh
+source "${OC_DIR}/lib/build-localstack.sh"
 # shellcheck source=build-k8s.sh
 source "${OC_DIR}/lib/build-k8s.sh"
 # shellcheck source=build-etcd.sh
