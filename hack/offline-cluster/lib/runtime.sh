@@ -110,16 +110,24 @@ runtime_containerd_config() {
   return 1
 }
 
-# Start NAME as a detached background process: runtime_spawn NAME ARGS...
+# Start NAME as a detached background process in its own session: runtime_spawn NAME ARGS...
+# The inner shell records its own PID and then becomes the daemon (exec), so the PID file is right
+# even when setsid has to fork (a caller with job control).
 runtime_spawn() {
-  local name=$1 log_file pid
+  local name=$1 log_file pid_file deadline
   shift
   mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
   log_file=$(runtime_log_file "${name}")
-  setsid "$@" </dev/null >>"${log_file}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"$(runtime_pid_file "${name}")"
-  log "runtime: started ${name} (pid ${pid}, log ${log_file})"
+  pid_file=$(runtime_pid_file "${name}")
+  rm -f "${pid_file}"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "${pid_file}" "$@" </dev/null >>"${log_file}" 2>&1 &
+  deadline=$((SECONDS + 10))
+  until runtime_pid "${name}" >/dev/null; do
+    ((SECONDS < deadline)) || die "runtime: ${name} did not start; see ${log_file}"
+    sleep 0.1
+  done
+  log "runtime: started ${name} (pid $(<"${pid_file}"), log ${log_file})"
 }
 
 # Wait until CHECK... succeeds or NAME dies / the deadline passes: runtime_wait NAME CHECK...
