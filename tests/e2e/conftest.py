@@ -46,12 +46,14 @@ def run_artifacts(config: pytest.Config) -> RunArtifacts:
 def sayer(config: pytest.Config):
     """Progress lines straight to the terminal (fixtures' own output is captured by pytest)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
 
     def say(text: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"[lab] {text}")
-        else:
+        if reporter is None or capture is None:
             lab_cluster.stderr_say(text)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"[lab] {text}")
 
     return say
 
@@ -99,7 +101,7 @@ def namespace(request, kubectl, artifacts) -> Iterator[str]:
     yield name
     if name in request.config.stash.get(FAILED_KEY, set()):
         artifacts.dump_namespace(kubectl.in_namespace(name), f"{name}-teardown")
-    kubectl("delete", "namespace", name, "--wait=false")
+    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 
 
 @pytest.fixture(scope="module")
