@@ -76,18 +76,34 @@ def test_restart_count_of_the_named_container():
     assert kube.restart_count("p", "missing") == 0
 
 
-def test_backoff_delay_is_start_minus_previous_finish():
+def test_backoff_delays_pair_each_finish_with_the_next_start():
     backoff = Backoff()
-    backoff.observe({"restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}})
+    backoff.observe({"restartCount": 0, "state": {"running": {"startedAt": "2026-11-28T05:00:00Z"}}})
     backoff.observe(
         {
-            "restartCount": 2,
-            "state": {"running": {"startedAt": "2026-11-28T05:00:40Z"}},
-            "lastState": {"terminated": {"finishedAt": "2026-11-28T05:00:30Z"}},
+            "restartCount": 1,
+            "state": {"running": {"startedAt": "2026-11-28T05:00:03Z"}},
+            "lastState": {"terminated": {"startedAt": "2026-11-28T05:00:00Z", "finishedAt": "2026-11-28T05:00:02Z"}},
         }
     )
-    assert backoff.delays == {2: 10.0}
+    backoff.observe(
+        {
+            "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"startedAt": "2026-11-28T05:00:03Z", "finishedAt": "2026-11-28T05:00:05Z"}},
+        }
+    )
+    assert backoff.delays() == [1.0]  # generation 2 has not started yet
+    backoff.observe({"restartCount": 2, "state": {"running": {"startedAt": "2026-11-28T05:00:15Z"}}})
+    assert backoff.delays() == [1.0, 10.0]
+    assert backoff.complete()
     assert backoff.waiting_reasons == {"CrashLoopBackOff"}
+
+
+def test_backoff_notices_a_generation_missed_between_polls():
+    backoff = Backoff()
+    backoff.observe({"restartCount": 3, "state": {"running": {"startedAt": "2026-11-28T05:00:15Z"}}})
+    assert not backoff.complete()
 
 
 DEPLOY = {
