@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from lab.deploy import Lab
 from lab.kube import holds, wait_for
-from lab.probes import Probe
+from lab.probes import RESTART_SLACK_SECONDS, Probe
 
 FAULTS = ("probe-path", "probe-port", "fault-switch", "hung-worker")
 PATCHED = ("probe-path", "probe-port")
@@ -96,11 +96,11 @@ def await_restart(lab: Lab, injection: Injection) -> float:
     return elapsed
 
 
-def liveness_events(lab: Lab, pod: str, deadline: float = 30) -> tuple[list[str], list[str]]:
+def liveness_events(lab: Lab, pod: str, deadline: float = RESTART_SLACK_SECONDS) -> tuple[list[str], list[str]]:
     """The "Liveness probe failed" (Unhealthy) and "failed liveness probe, will be restarted" (Killing) messages.
 
-    Both are recorded by the kubelet before the restart, so once restartCount moved they exist; ``deadline`` only
-    covers the event reaching the API server.
+    Both are recorded by the kubelet before the restart, so once restartCount moved they exist; ``deadline`` (the
+    stated slack) only covers the event reaching the API server.
     """
 
     def found():
