@@ -9,6 +9,7 @@ then may the run delete it), builds the two images exactly as the exercise does 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -222,7 +223,14 @@ def _exists(provider: str, cluster_name: str, manager: Any) -> bool:
             return True
         return False
     if provider.startswith("minikube"):
-        return subprocess.run(["minikube", "status", "-p", cluster_name], capture_output=True).returncode == 0
+        # A stopped profile exists too: the run starts it again but must not delete it afterwards.
+        done = subprocess.run(["minikube", "profile", "list", "-o", "json"], capture_output=True, text=True)
+        try:
+            profiles = json.loads(done.stdout or "{}")
+        except ValueError:
+            return False
+        names = {p.get("Name") for key in ("valid", "invalid") for p in profiles.get(key) or []}
+        return cluster_name in names
     return False
 
 

@@ -1,5 +1,9 @@
 """Which cluster the e2e suite picks (lab/cluster.py `choose`), and the helpers of lab/kube.py and lab/artifacts.py."""
 
+import json
+import subprocess
+
+from lab import cluster
 from lab.artifacts import safe_name
 from lab.cluster import choose
 from lab.kube import holds, wait_for
@@ -66,3 +70,19 @@ def test_holds_true_for_the_whole_window():
 def test_artifact_folder_names_are_file_system_safe():
     name = safe_name("tests/e2e/test_x.py::test_y[producer-probe path]")
     assert name == "tests_e2e_test_x.py_test_y_producer-probe_path"
+
+
+def fake_run(stdout):
+    return lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, stdout=stdout, stderr="")
+
+
+def test_a_stopped_minikube_profile_counts_as_existing_so_the_run_never_deletes_it(monkeypatch):
+    profiles = {"valid": [{"Name": "pytest-resiliency-lab", "Status": "Stopped"}], "invalid": []}
+    monkeypatch.setattr(cluster.subprocess, "run", fake_run(json.dumps(profiles)))
+    assert cluster._exists("minikube", "pytest-resiliency-lab", manager=None)
+    assert not cluster._exists("minikube", "other", manager=None)
+
+
+def test_kind_cluster_absent_means_the_run_creates_it(monkeypatch):
+    monkeypatch.setattr(cluster.subprocess, "run", fake_run("kind\nsomething-else\n"))
+    assert not cluster._exists("kind", "pytest-resiliency-lab", manager=None)
