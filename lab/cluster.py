@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,16 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-OFFLINE_CLI = REPO / "hack" / "offline-cluster" / "offline-cluster"
+from lab.offline import OFFLINE_CLI, REPO, Say, offline_kubeconfig, offline_running, run, use_offline_kubectl
+
 IMAGES = ("producer", "consumer")
 # kind v0.33.0's pre-built node image for the 1.34 line (the offline cluster runs 1.34.12); kind's release notes ask
 # for the digest. pytest-kubernetes turns --k8s-version X into ``--image kindest/node:vX``.
 KIND_NODE_VERSION = "1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
 MINIKUBE_K8S_VERSION = "1.34.11"
 CLUSTER_TIMEOUT = 900  # seconds pytest-kubernetes allows `kind create` / `minikube start` (a cold start pulls images)
-
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -56,57 +52,6 @@ def choose(options: dict[str, Any], which: Callable[[str], str | None] = shutil.
         if which(name):
             return Choice(name, f"no cluster option given and `{name}` is installed")
     return Choice("offline", f"no cluster option given and neither minikube nor kind is installed: {OFFLINE_CLI}")
-
-
-def run(argv: list[str], say: Say, timeout: float, env: dict[str, str] | None = None, stream: bool = False) -> str:
-    """Run a host command; on failure raise with the tail of its output so the error names the cause."""
-    say("$ " + " ".join(argv))
-    if stream:  # long steps (cluster up, image build) show progress as they go
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            say("  " + line.rstrip())
-        code = proc.wait(timeout=timeout)
-        out = "\n".join(lines)
-    else:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
-        code, out = done.returncode, done.stdout + done.stderr
-    if code != 0:
-        tail = "\n".join(out.splitlines()[-30:])
-        raise RuntimeError(f"{' '.join(argv)} exited {code}:\n{tail}")
-    return out
-
-
-def offline_env(say: Say) -> dict[str, str]:
-    """KUBECONFIG and PATH as printed by ``offline-cluster env`` (its kubectl first on PATH)."""
-    text = run([str(OFFLINE_CLI), "env"], say, timeout=60)
-    found = dict(re.findall(r"\b(KUBECONFIG|PATH)=[\"']?([^\"';\n]+)", text))
-    env: dict[str, str] = {}
-    if "KUBECONFIG" in found:
-        env["KUBECONFIG"] = found["KUBECONFIG"]
-    if "PATH" in found:
-        head = [p for p in found["PATH"].split(":") if p and "$PATH" not in p and "${PATH}" not in p]
-        env["PATH_PREFIX"] = ":".join(head)
-    return env
-
-
-def use_offline_kubectl(say: Say) -> str | None:
-    """Put the offline cluster's kubectl first on PATH (pytest-kubernetes finds kubectl with `which`)."""
-    env = offline_env(say)
-    prefix = env.get("PATH_PREFIX")
-    if prefix and not os.environ.get("PATH", "").startswith(prefix):
-        os.environ["PATH"] = f"{prefix}:{os.environ.get('PATH', '')}"
-    return env.get("KUBECONFIG")
-
-
-def offline_running(say: Say) -> bool:
-    """Up means: the API answers and the node is Ready, as ``offline-cluster status`` reports it."""
-    done = subprocess.run([str(OFFLINE_CLI), "status"], capture_output=True, text=True, timeout=60)
-    up = done.returncode == 0 and "Ready=True" in done.stdout
-    say(f"offline cluster {'is up' if up else 'is not up'}")
-    return up
 
 
 @dataclass
@@ -162,14 +107,10 @@ class LabCluster:
 
 def external_loader(kubeconfig: str, say: Say) -> list[str]:
     """How to load images into an existing cluster: the offline cluster's CLI, kind or minikube by context name."""
-    if OFFLINE_CLI.exists():
-        try:
-            offline_kubeconfig = run([str(OFFLINE_CLI), "kubeconfig"], say, 60).strip().splitlines()[-1]
-        except (RuntimeError, IndexError):
-            offline_kubeconfig = ""
-        if offline_kubeconfig and Path(offline_kubeconfig).resolve() == Path(kubeconfig).resolve():
-            use_offline_kubectl(say)
-            return ["offline"]
+    offline = offline_kubeconfig(say)
+    if offline and Path(offline).resolve() == Path(kubeconfig).resolve():
+        use_offline_kubectl(say)
+        return ["offline"]
     kubectl = shutil.which("kubectl") or "kubectl"
     context = run([kubectl, "--kubeconfig", kubeconfig, "config", "current-context"], say, 60).strip()
     if context.startswith("kind-") and shutil.which("kind"):
@@ -191,7 +132,7 @@ def start(choice: Choice, factory: Callable[[str | None], Any], name: str, versi
         created = not offline_running(say)
         if created:
             run([str(OFFLINE_CLI), "up"], say, 1800, stream=True)
-        kubeconfig = use_offline_kubectl(say) or run([str(OFFLINE_CLI), "kubeconfig"], say, 60).strip()
+        kubeconfig = use_offline_kubectl(say) or offline_kubeconfig(say)
         manager = factory("external")(name, None, kubeconfig)
         manager.create()
         return LabCluster(Choice("offline", choice.reason, kubeconfig), manager, created, say)
@@ -232,7 +173,3 @@ def _exists(provider: str, cluster_name: str, manager: Any) -> bool:
         names = {p.get("Name") for key in ("valid", "invalid") for p in profiles.get(key) or []}
         return cluster_name in names
     return False
-
-
-def stderr_say(text: str) -> None:
-    print(f"[lab] {text}", file=sys.stderr, flush=True)

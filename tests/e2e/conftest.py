@@ -31,6 +31,7 @@ from lab.artifacts import RunArtifacts
 from lab.aws import Aws, localstack
 from lab.deploy import Lab
 from lab.kube import Kube
+from lab.offline import stderr_say
 
 _STARTED = time.monotonic()
 ARTIFACTS_KEY = pytest.StashKey[RunArtifacts]()
@@ -50,7 +51,7 @@ def sayer(config: pytest.Config):
 
     def say(text: str) -> None:
         if reporter is None or capture is None:
-            lab_cluster.stderr_say(text)
+            stderr_say(text)
             return
         with capture.global_and_fixture_disabled():
             reporter.write_line(f"[lab] {text}")
