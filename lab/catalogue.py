@@ -18,7 +18,6 @@ from lab.kube import wait_for
 from lab.ledger import Ledger, LedgerResult, LossWindow
 from lab.logfollow import LogFollower
 from lab.probes import RESTART_SLACK_SECONDS
-from lab.report.model import FaultRecord
 from lab.timeline import Recovery, event_time, probe_results, ready_since, started_at
 
 DEFAULT_GRACE = 30.0
@@ -166,14 +165,6 @@ def replacement_recovery(
     )
 
 
-def probes_of(logs: LogFollower, app: str) -> list:
-    """Kubelet probe answers logged by every pod of ``app`` seen so far (for the report's probe lanes)."""
-    return sorted(
-        (p for pod, text in logs.texts().items() if pod.startswith(f"{app}-") for p in probe_results(text)),
-        key=lambda p: p.at,
-    )
-
-
 def kill_decision(logs: LogFollower, lab: Lab, app: str, pod: str, after: float, threshold: int) -> float | None:
     """When the kubelet decided to restart: the ``threshold``-th consecutive failed liveness probe in the pod's log
     (nanosecond stamps), else the Killing event (whole seconds) when the probe never reached the server (port)."""
@@ -185,32 +176,3 @@ def kill_decision(logs: LogFollower, lab: Lab, app: str, pod: str, after: float,
             return probe.at
     events = lab.kube.json("get", "events", "--field-selector", f"involvedObject.name={pod}")["items"]
     return event_time(events, "Killing", after, pod, contains="liveness")
-
-
-def make_record(
-    fault: str,
-    expected: str,
-    recovery: Recovery,
-    ledger: Ledger,
-    result: LedgerResult,
-    logs: LogFollower,
-    app: str,
-    notes: str = "",
-    since: float | None = None,
-) -> FaultRecord:
-    """A report record with the series around this fault (from ``since``, default 10 s before injection)."""
-    start = recovery.injected - 10 if since is None else since
-    published = [t for t in (e.get("_t") for e in ledger.published.values()) if t is not None and t >= start]
-    consumed = [t for t in (e.get("_t") for e in ledger.first_consumed.values()) if t is not None and t >= start]
-    return FaultRecord(
-        fault=fault,
-        expected=expected,
-        recovery=recovery,
-        ledger=result,
-        probes=[p for p in probes_of(logs, app) if p.at >= start],
-        published=published,
-        consumed=consumed,
-        readiness=[(t, r) for t, r in logs.ready_series(app) if t >= start],
-        restarts=[t for t in (recovery.restarted,) if t is not None],
-        notes=notes,
-    )

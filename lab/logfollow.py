@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from lab.kube import Kube, KubectlError
-from lab.ledger import Ledger, split_line
+from lab.ledger import Ledger, parse_time, split_line
 
 MAX_ATTACH = 5  # re-attachments per container generation after a dropped stream
 
@@ -64,8 +64,10 @@ class LogFollower:
         while not self._stop.wait(self.interval):
             try:
                 self.scan()
-            except (KubectlError, OSError):
-                continue  # the API server can be briefly busy while pods churn: try again next tick
+            except (KubectlError, OSError, ValueError, KeyError):
+                # The API server can be briefly busy, or a pod half-created, while pods churn: try again next tick
+                # (a dead thread would silently stop attaching to new containers).
+                continue
 
     def scan(self) -> None:
         """Attach to container generations not followed yet (called by the thread every ``interval``)."""
@@ -78,17 +80,25 @@ class LogFollower:
                     self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
 
     def _note_readiness(self, pods: list[dict]) -> None:
+        """Record each app's Ready changes at the pods' own lastTransitionTime (whole seconds), not at scan time."""
         now = time.time()
         for app in self.apps:
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
+            conditions = [
+                c
                 for p in pods
                 if p["metadata"]["labels"].get("app") == app
                 for c in p.get("status", {}).get("conditions", [])
-            )
-            last = next((r for _, a, r in reversed(self.readiness) if a == app), None)
-            if last is None or last != ready:
-                self.readiness.append((now, app, ready))
+                if c.get("type") == "Ready"
+            ]
+            ready = any(c.get("status") == "True" for c in conditions)
+            last = next(((t, r) for t, a, r in reversed(self.readiness) if a == app), None)
+            if last is not None and last[1] == ready:
+                continue
+            stamps = [
+                parse_time(c.get("lastTransitionTime")) for c in conditions if (c.get("status") == "True") == ready
+            ]
+            when = max((t for t in stamps if t is not None), default=now)
+            self.readiness.append((max(when, last[0]) if last else when, app, ready))
 
     def ready_series(self, app: str) -> list[tuple[float, bool]]:
         """Ready transitions of ``app``, closed with the current state so a plot runs to the present."""

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen before pyplot is imported)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lab.report.model import FaultRecord  # noqa: E402
 
@@ -62,6 +63,7 @@ def plot_record(record: FaultRecord, path: Path, liveness_path: str = "/health")
         if times:
             xs, ys = _cumulative(times, zero)
             flow.step(xs, ys, where="post", label=label, color=color)
+    flow.yaxis.set_major_locator(MaxNLocator(integer=True))
     flow.set_ylabel("messages (cumulative)")
     flow.set_xlabel("seconds since injection")
     flow.legend(loc="upper left", fontsize="small")

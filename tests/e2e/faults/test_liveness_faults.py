@@ -11,10 +11,11 @@ import time
 
 import pytest
 
-from lab.catalogue import burst, first_consumed_after, kill_decision, ledger_of, make_record, settle
+from lab.catalogue import burst, first_consumed_after, kill_decision, ledger_of, settle
 from lab.deploy import SERVICES
 from lab.ledger import parse_time
 from lab.liveness import FAULTS, PATCHED, await_restart, break_liveness, liveness_events, restore
+from lab.report.record import make_record
 from lab.timeline import ProbeSettings, Recovery, ready_since, started_at
 
 BURST = 20

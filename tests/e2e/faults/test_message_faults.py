@@ -15,11 +15,12 @@ import time
 import uuid
 
 from lab.aws import localstack
-from lab.catalogue import burst, dlq_bodies, first_consumed_after, ledger_of, make_record, replaced_pod, settle
+from lab.catalogue import burst, dlq_bodies, first_consumed_after, ledger_of, replaced_pod, settle
 from lab.deploy import SERVICES
 from lab.kube import wait_for
 from lab.ledger import LossWindow, parse_events
 from lab.probes import RESTART_SLACK_SECONDS
+from lab.report.record import make_record
 from lab.timeline import Recovery, ready_since, started_at
 
 BURST = 20

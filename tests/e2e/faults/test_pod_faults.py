@@ -18,7 +18,6 @@ from lab.catalogue import (
     burst,
     first_consumed_after,
     ledger_of,
-    make_record,
     replaced_pod,
     replacement_recovery,
     settle,
@@ -26,6 +25,7 @@ from lab.catalogue import (
 from lab.kube import wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
+from lab.report.record import make_record
 from lab.timeline import Recovery, last_finished_at, ready_since, started_at
 
 BURST = 40  # messages the test adds so the consumer holds a batch when the fault hits
