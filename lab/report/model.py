@@ -28,6 +28,7 @@ class FaultRecord:
     restarts: list[float] = field(default_factory=list)
     outcome: str = "passed"
     notes: str = ""
+    test: str = ""  # pytest node id, so a failure after recording marks the right rows
 
     @property
     def lost(self) -> int | None:
@@ -47,6 +48,7 @@ class FaultRecord:
             "expected": self.expected,
             "outcome": self.outcome,
             "notes": self.notes,
+            "test": self.test,
             "recovery": self.recovery.to_dict(),
             "ledger": None if self.ledger is None else asdict(self.ledger),
             "probes": [asdict(p) for p in self.probes],

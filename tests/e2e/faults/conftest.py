@@ -16,6 +16,7 @@ import pytest
 from lab.catalogue import Settings
 from lab.logfollow import LogFollower
 from lab.report import FaultRecord
+from lab.timeline import Recovery
 
 RECORDS_KEY = pytest.StashKey[list[FaultRecord]]()
 REPORT_PATH_KEY = pytest.StashKey[Path]()
@@ -56,6 +57,7 @@ def record_fault(request, artifacts):
     """``record_fault(FaultRecord)``: keep it for the report and write its figures to measurements.jsonl."""
 
     def record(fault: FaultRecord) -> FaultRecord:
+        fault.test = request.node.nodeid
         request.config.stash.setdefault(RECORDS_KEY, []).append(fault)
         recovery = fault.recovery.to_dict()
         artifacts.record(
@@ -68,6 +70,26 @@ def record_fault(request, artifacts):
         return fault
 
     return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A fault whose test failed before recording still gets a report row (outcome failed, the error as note)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        records = item.config.stash.setdefault(RECORDS_KEY, [])
+        mine = [r for r in records if getattr(r, "test", None) == item.nodeid]
+        for record in mine:
+            record.outcome = "failed"
+        if not mine:
+            error = str(call.excinfo.value).splitlines()[0][:300] if call.excinfo else "failed"
+            name = item.name.split("[")[0].removeprefix("test_").replace("_", " ")
+            failed = FaultRecord(
+                name, "see the test's docstring", Recovery(name, injected=call.start), outcome="failed", notes=error
+            )
+            failed.test = item.nodeid
+            records.append(failed)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

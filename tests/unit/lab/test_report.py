@@ -76,3 +76,16 @@ def test_report_has_summary_rows_sections_and_pngs(tmp_path):
 def test_summarize_ignores_runs_without_the_figure():
     stat = summarize([record("x", 107.0), record("x", None), record("x", 110.0)], "detection")
     assert (stat.median, stat.worst, stat.n) == (8.5, 10.0, 2)
+
+
+def test_failed_fault_without_data_still_gets_a_row_and_picture(tmp_path):
+    failed = FaultRecord(
+        "emulator pod deleted",
+        "see docstring",
+        Recovery("x", injected=1.0),
+        outcome="failed",
+        notes="producer restarted",
+    )
+    text = write_report([failed], tmp_path).read_text()
+    assert "| emulator pod deleted | 1 | failed |" in text
+    assert "- run 1: producer restarted" in text
