@@ -13,7 +13,8 @@ Reusable pieces (the fault catalogue in tests/e2e/faults builds on them — do n
 - ``liveness_probe`` ``liveness_probe("producer")`` → `lab.probes.Probe` read from the live Deployment.
 - ``aws``            boto3 SNS/SQS (`lab.aws.Aws`) against the module's LocalStack through a 127.0.0.1 port-forward.
 - In lab/: ``lab.liveness.break_liveness(lab, app, fault)`` for the four liveness faults, ``await_restart``,
-  ``liveness_events``, ``healthy_again``, ``restore``; ``lab.kube.wait_for`` / ``holds`` for probe-derived waits.
+  ``liveness_events``, ``healthy_again``, ``restore``; ``lab.crashloop`` (persistent failure, observed back-off);
+  ``lab.probes`` (every deadline from the live probe); ``lab.kube.wait_for`` / ``holds`` (tenacity-based waits).
 
 A failed test (setup or call) also dumps its namespace immediately, while the broken state is still there.
 """
