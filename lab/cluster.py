@@ -131,7 +131,11 @@ def start(choice: Choice, factory: Callable[[str | None], Any], name: str, versi
     if choice.provider == "offline":
         created = not offline_running(say)
         if created:
-            run([str(OFFLINE_CLI), "up"], say, 1800, stream=True)
+            try:
+                run([str(OFFLINE_CLI), "up"], say, 1800, stream=True)
+            except RuntimeError:  # `up` saved its logs (it says where); take down what this run started
+                run([str(OFFLINE_CLI), "down"], say, 600, stream=True)
+                raise
         kubeconfig = use_offline_kubectl(say) or offline_kubeconfig(say)
         manager = factory("external")(name, None, kubeconfig)
         manager.create()
@@ -146,7 +150,12 @@ def start(choice: Choice, factory: Callable[[str | None], Any], name: str, versi
         version = KIND_NODE_VERSION if choice.provider == "kind" else MINIKUBE_K8S_VERSION
     verb = "reusing" if existed else "creating"
     say(f"{verb} {choice.provider} cluster {manager.cluster_name} (Kubernetes {version})")
-    manager.create(ClusterOptions(api_version=version, cluster_timeout=CLUSTER_TIMEOUT), timeout=120)
+    try:
+        manager.create(ClusterOptions(api_version=version, cluster_timeout=CLUSTER_TIMEOUT), timeout=120)
+    except Exception:
+        if not existed:  # a half-created cluster is still this run's: delete it
+            manager.delete()
+        raise
     return LabCluster(choice, manager, not existed, say)
 
 
