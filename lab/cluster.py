@@ -133,8 +133,9 @@ def start(choice: Choice, factory: Callable[[str | None], Any], name: str, versi
         if created:
             try:
                 run([str(OFFLINE_CLI), "up"], say, 1800, stream=True)
-            except RuntimeError:  # `up` saved its logs (it says where); take down what this run started
-                run([str(OFFLINE_CLI), "down"], say, 600, stream=True)
+            except RuntimeError as exc:  # `up` saved its logs (it says where); take down what this run started
+                if "partially running" not in str(exc):  # ...but not a cluster someone else left half up
+                    run([str(OFFLINE_CLI), "down"], say, 600, stream=True)
                 raise
         kubeconfig = use_offline_kubectl(say) or offline_kubeconfig(say)
         manager = factory("external")(name, None, kubeconfig)
