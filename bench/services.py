@@ -104,6 +104,27 @@ class Service:
 
         return poll()
 
+    def wait_deleted(self, count: int, deadline: float) -> int:
+        """Wait until the ``deleted`` events add up to ``count`` messages; return the total."""
+
+        @retry(
+            stop=stop_after_delay(deadline),
+            wait=wait_fixed(0.05),
+            reraise=True,
+            retry=retry_if_result(lambda total: total < count),
+        )
+        def poll() -> int:
+            self.check_alive()
+            return sum(int(e.get("count", 0)) for e in self.events("deleted"))
+
+        return poll()
+
+    def kill(self) -> None:
+        """SIGKILL this process (only when nothing is in flight), and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self, grace: float = 30.0) -> int | None:
         """SIGTERM (the service drains and exits 0), SIGKILL only after ``grace``; returns the exit code."""
         if self.process.poll() is None:
