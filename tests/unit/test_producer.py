@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.parsers import ResponseParserError
 
 from producer.config import ProducerConfig
 from producer.policy import RetryPolicy
@@ -123,6 +124,14 @@ def test_stop_during_retries_logs_unpublished_and_keeps_seq(sns, events):
     (unpublished,) = events("unpublished")
     assert unpublished["seq"] == 1 and publisher.next_seq == 1
     assert not events("published")
+
+
+def test_unparseable_emulator_answer_is_retried(sns, events):
+    """A restarting emulator may answer an error status with an empty body (botocore cannot parse it)."""
+    garbled = ResponseParserError("Unable to parse response (no element found), invalid XML received: b''")
+    flaky = Flaky(sns, "publish", failures=2, error=garbled)
+    assert make_publisher(flaky).publish_next()
+    assert len(events("publish_retry")) == 2 and len(events("published")) == 1
 
 
 def test_non_transient_error_propagates(sns):

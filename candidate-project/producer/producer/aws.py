@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -33,7 +34,9 @@ from .policy import (
 T = TypeVar("T")
 # Connection refused/reset, timeouts, throttling, 5xx and "not found while the emulator
 # restarts" are all worth another try; anything else is a bug and should surface.
-TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
+# ResponseParserError is not a BotoCoreError: a restarting LocalStack can answer an error status
+# with an empty body, which botocore fails to parse (seen in the emulator-deletion fault).
+TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, ResponseParserError)
 
 
 def make_client(service: str, region: str, connect_timeout: float, read_timeout: float) -> Any:
