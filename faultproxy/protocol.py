@@ -69,8 +69,12 @@ def parse_operation(method: str, path: str, headers: dict[str, str], body: bytes
 
 
 def _service_from_path(path: str) -> str:
-    """Unsigned query calls: a queue URL path (``/000000000000/name``) means SQS, anything else SNS."""
-    return "sqs" if re.match(r"^/\d{12}/", urlsplit(path).path) else "sns"
+    """Unsigned query calls: a queue URL path means SQS, anything else SNS.
+
+    Queue URL paths: ``/000000000000/name`` (AWS, moto) or ``/queue/us-east-1/000000000000/name`` (LocalStack's
+    ``SQS_ENDPOINT_STRATEGY=path``, the lab's setting).
+    """
+    return "sqs" if re.match(r"^/(queue/[^/]+/)?\d{12}/", urlsplit(path).path) else "sns"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from tests.integration.toxiproxy_process import toxiproxy_server
 
 OVERLAY = Path(__file__).resolve().parents[1] / "e2e" / "manifests" / "toxiproxy.yaml"
 BOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# 10 messages of 20 KB through a 100 KB/s cap: about 2 s of transfer, each read well inside READ_TIMEOUT.
+BODY_BYTES = 20 * 1024
+BANDWIDTH_KB_PER_S = 100
 LATENCY_MS = 500
 READ_TIMEOUT = 2.0
 # Latency "below the clients' timeouts" (issue 9): slowed calls must still succeed. 1000 ms against a 1 s read
@@ -80,6 +83,25 @@ def test_broken_socket_is_a_transient_error_for_the_services(toxiproxy, proxied,
         proxied.list_queues()
     assert isinstance(caught.value, TRANSIENT)
     proxied.list_queues()  # removed: the next call works
+
+
+def test_bandwidth_slows_a_large_answer_and_slicer_fragments_it(toxiproxy, proxied, emulator):
+    """Both keep the call working: the bandwidth cap stretches a ~200 KB answer over seconds without tripping the
+    read timeout (bytes keep arriving), and a slicer's 1-byte pieces are reassembled by the HTTP client."""
+    direct = emulator.client("sqs")
+    url = direct.create_queue(QueueName=f"bw-{free_port()}")["QueueUrl"]
+    for _ in range(10):
+        direct.send_message(QueueUrl=url, MessageBody="x" * BODY_BYTES)
+    cap = Toxic("cap", "bandwidth", {"rate": BANDWIDTH_KB_PER_S})
+    with toxiproxy.toxic("emulator", cap):
+        started = time.monotonic()
+        answer = proxied.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        took = time.monotonic() - started
+    size = sum(len(m["Body"]) for m in answer["Messages"])
+    assert took >= size / 1024 / BANDWIDTH_KB_PER_S * 0.9, f"{size} bytes in {took:.2f} s"
+    with toxiproxy.toxic("emulator", Toxic("pieces", "slicer", {"average_size": 1, "size_variation": 0, "delay": 100})):
+        assert proxied.list_queues()["QueueUrls"]
+    direct.delete_queue(QueueUrl=url)
 
 
 def test_down_refuses_connections_until_enabled(toxiproxy, proxied):

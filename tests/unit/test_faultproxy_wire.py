@@ -29,6 +29,7 @@ from faultproxy.protocol import (
 )
 
 QUEUE_URL = "http://127.0.0.1:4566/000000000000/q"
+SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=test/20261130/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"
 TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:t"
 CALLS = {
     "sns:Publish": ("sns", "publish", {"TopicArn": TOPIC_ARN, "Message": "m"}),
@@ -122,13 +123,30 @@ def test_sqs_really_uses_the_json_protocol():
             b"Action=SendMessage",
             "sqs:SendMessage",
         ),
+        ("GET", "/queue/us-east-1/000000000000/q?Action=ReceiveMessage", {}, b"", "sqs:ReceiveMessage"),
         ("GET", "/?Action=ListTopics", {}, b"", "sns:ListTopics"),
+        (
+            "POST",
+            "/",
+            {"content-type": "application/x-www-form-urlencoded", "authorization": SIGNED_SQS},
+            b"Action=ListQueues",
+            "sqs:ListQueues",
+        ),
         ("POST", "/", {"x-amz-target": "AmazonSQS.ListQueues"}, b"{}", "sqs:ListQueues"),
         ("POST", "/", {"x-amz-target": "DynamoDB_20120810.PutItem"}, b"{}", None),  # not SNS/SQS: passed through
         ("GET", "/_localstack/health", {}, b"", None),  # not an API call
         ("POST", "/", {"content-type": "application/json"}, b"Action=Publish", None),  # a form body only counts as form
     ],
-    ids=["query-sqs-by-path", "query-in-url", "json-target", "other-service", "no-action", "not-a-form"],
+    ids=[
+        "query-sqs-by-path",
+        "query-localstack-path",
+        "query-in-url",
+        "query-sqs-by-scope",
+        "json-target",
+        "other-service",
+        "no-action",
+        "not-a-form",
+    ],
 )
 def test_parser_edge_cases(method, path, headers, body, expected):
     operation = parse_operation(method, path, headers, body)
