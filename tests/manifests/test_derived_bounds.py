@@ -25,6 +25,8 @@ END = "<!-- derived-bounds:end -->"
 FORMULA = re.compile(
     r"periodSeconds`? [x×] `?failureThreshold`? \+ `?timeoutSeconds`?\s*=\s*(?:[\d\s x×+]+=\s*)?(\d+) s"
 )
+# The same bound written out with the numbers: "at most 5 s x 3 + 2 s = 17 s".
+WRITTEN_OUT = re.compile(r"(\d+) s [x×] (\d+) \+ (\d+) s = (\d+) s")
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "candidate-project").rglob("*.md"))]
 DOCS += sorted((REPO / "candidate-project" / "kubernetes").glob("*.yaml"))
 
@@ -96,12 +98,18 @@ def documented_table(text: str) -> str | None:
 
 def stale_formula_mentions(texts: dict[str, str], running: int) -> list[str]:
     """Mentions of the liveness formula whose result is not the manifests' bound."""
-    return [
+    stale = [
         f"{name}: '{match.group(0)}' but the manifests give {running} s"
         for name, text in texts.items()
         for match in FORMULA.finditer(text)
         if int(match.group(1)) != running
     ]
+    for name, text in texts.items():
+        for match in WRITTEN_OUT.finditer(text):
+            period, threshold, timeout, total = (int(g) for g in match.groups())
+            if total != running or period * threshold + timeout != running:
+                stale.append(f"{name}: '{match.group(0)}' but the manifests give {running} s")
+    return stale
 
 
 def running_bound(objects: list[dict]) -> int:
@@ -126,4 +134,8 @@ def test_checks_flag_a_changed_probe(objects):
     mention = "within periodSeconds x failureThreshold + timeoutSeconds = 5 x 3 + 2 = 17 s."
     assert stale_formula_mentions({"x.yaml": mention}, running_bound(objects)) == [
         "x.yaml: 'periodSeconds x failureThreshold + timeoutSeconds = 5 x 3 + 2 = 17 s' but the manifests give 20 s"
+    ]
+    prose = "(at most 5 s x 3 + 2 s = 17 s) the kubelet restarts the container"
+    assert stale_formula_mentions({"README.md": prose}, running_bound(objects)) == [
+        "README.md: '5 s x 3 + 2 s = 17 s' but the manifests give 20 s"
     ]
