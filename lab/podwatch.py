@@ -9,21 +9,15 @@ out. The API's own one-second figure is kept next to it as a cross-check.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lab.ledger import parse_time
-
-# One line per watch event: restartCount, the running container's startedAt, the Ready condition's status and
-# lastTransitionTime. The pod has one container (the manifests' interface: container named like the Deployment).
-TEMPLATE = (
-    "{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].state.running.startedAt}|"
-    '{range .status.conditions[?(@.type=="Ready")]}{.status}|{.lastTransitionTime}{end}{"\\n"}'
-)
 
 
 @dataclass(frozen=True)
@@ -37,12 +31,41 @@ class Update:
     ready_since: float | None  # API time, 1 s resolution
 
 
-def parse_update(line: str, at: float) -> Update | None:
-    """``restartCount|startedAt|Ready|lastTransitionTime`` → Update; None for a line without a restart count."""
-    parts = line.strip().split("|")
-    if len(parts) < 4 or not parts[0].isdigit():
+def parse_update(pod: dict[str, Any], at: float) -> Update | None:
+    """One pod object of the watch -> Update; None while the pod has no container status yet.
+
+    The pod has one container (the manifests' interface: the container is named like its Deployment).
+    """
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    if not statuses:
         return None
-    return Update(at, int(parts[0]), parse_time(parts[1] or None), parts[2] == "True", parse_time(parts[3] or None))
+    status = statuses[0]
+    running = (status.get("state") or {}).get("running") or {}
+    conditions: list[dict[str, Any]] = pod["status"].get("conditions") or []
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return Update(
+        at,
+        int(status.get("restartCount", 0)),
+        parse_time(running.get("startedAt")),
+        ready.get("status") == "True",
+        parse_time(ready.get("lastTransitionTime")),
+    )
+
+
+def split_objects(buffer: str) -> tuple[list[dict[str, Any]], str]:
+    """The complete JSON objects at the start of ``buffer`` (kubectl --watch -o json prints one after another,
+    pretty-printed, without separators) and the incomplete rest."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    rest = buffer.lstrip()
+    while rest:
+        try:
+            obj, end = decoder.raw_decode(rest)
+        except json.JSONDecodeError:
+            break
+        found.append(obj)
+        rest = rest[end:].lstrip()
+    return found, rest
 
 
 @dataclass
@@ -88,7 +111,9 @@ class PodWatch:
 
     def __enter__(self) -> PodWatch:
         argv = [self.kubectl, "--kubeconfig", str(self.kubeconfig), "--namespace", self.namespace]
-        argv += ["get", "pod", self.pod, "--watch", "--output", f"jsonpath={TEMPLATE}"]
+        # JSON, not a jsonpath template: with a filtered range over the conditions, kubectl 1.34.12 printed only the
+        # first object of the watch (tried on the offline cluster, 2026-11-30).
+        argv += ["get", "pod", self.pod, "--watch", "--output", "json"]
         self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self._proc.stdout is not None
         self._thread = threading.Thread(target=self._read, args=(self._proc.stdout,), name="pod-watch", daemon=True)
@@ -96,10 +121,17 @@ class PodWatch:
         return self
 
     def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            update = parse_update(line, time.time())
-            if update is not None:
-                self.updates.append(update)
+        buffer = ""
+        while chunk := stream.readline():
+            buffer += chunk
+            if chunk.rstrip() != "}":  # an object ends with a closing brace alone on its line
+                continue
+            objects, buffer = split_objects(buffer)
+            arrived = time.time()
+            for obj in objects:
+                update = parse_update(obj, arrived)
+                if update is not None:
+                    self.updates.append(update)
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None and self._proc.poll() is None:
