@@ -16,10 +16,11 @@ from pathlib import Path
 from tenacity import RetryError
 
 from bench import measure
-from bench.emulator import QUEUE, TOPIC, Emulator
 from bench.health import health_phase
 from bench.results import environment, write
-from bench.services import SERVICES, Service
+from lab.emulator import Emulator, create_resources
+from lab.processes import SERVICES, Service
+from shared.contract import QUEUE_NAME, TOPIC_NAME
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -54,16 +55,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def producer_env(emulator: Emulator, interval: float) -> dict[str, str]:
-    return {**emulator.env(), "TOPIC_NAME": TOPIC, "PUBLISH_INTERVAL_SECONDS": str(interval)}
+    return {**emulator.env(), "TOPIC_NAME": TOPIC_NAME, "PUBLISH_INTERVAL_SECONDS": str(interval)}
 
 
 def consumer_env(emulator: Emulator) -> dict[str, str]:
     # RECEIVE_WAIT_SECONDS as in candidate-project/kubernetes/consumer.yaml: the long poll bounds each drain.
-    return {**emulator.env(), "QUEUE_NAME": QUEUE, "LOG_LEVEL": "INFO", "RECEIVE_WAIT_SECONDS": "10"}
+    return {**emulator.env(), "QUEUE_NAME": QUEUE_NAME, "LOG_LEVEL": "INFO", "RECEIVE_WAIT_SECONDS": "10"}
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict:
-    emulator = Emulator.start(workdir)
+    emulator = Emulator(workdir).start()
     services: list[Service] = []
 
     def start(name: str, env: dict[str, str]) -> Service:
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         return services[-1]
 
     try:
-        topic_arn, queue_url = emulator.create_resources()
+        made = create_resources(emulator.client("sns"), emulator.client("sqs"))
+        topic_arn, queue_url = made.topic_arn, made.queue_url
         print(f"bench: throughput, {args.rounds} rounds of {args.batch} messages, raw loop vs consumer …", flush=True)
         thr = measure.throughput(
             emulator, topic_arn, queue_url, lambda: start("consumer", consumer_env(emulator)), args
@@ -94,7 +96,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         consumer.stop()
         print("bench: start → Ready …", flush=True)
         starts = {}
-        for name, env in (("producer", {**emulator.env(), "TOPIC_NAME": TOPIC}), ("consumer", consumer_env(emulator))):
+        for name, env in (
+            ("producer", {**emulator.env(), "TOPIC_NAME": TOPIC_NAME}),
+            ("consumer", consumer_env(emulator)),
+        ):
             seconds = []
             for _ in range(args.starts):
                 service = start(name, env)

@@ -14,7 +14,7 @@ import requests
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 from bench.measure import percentiles
-from bench.services import Service
+from lab.processes import Service
 
 
 def hammer(service: Service, workers: int, requests_each: int, deadline: float) -> dict:

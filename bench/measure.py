@@ -14,8 +14,9 @@ import uuid
 
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
-from bench.emulator import Emulator
-from bench.services import Service
+from lab.emulator import Emulator
+from lab.processes import Service
+from shared import contract
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -34,9 +35,7 @@ def preload(emulator: Emulator, topic_arn: str, queue_url: str, count: int, dead
         entries = [
             {
                 "Id": str(i),
-                "Message": json.dumps(
-                    {"id": str(uuid.uuid4()), "seq": i + 1, "ts": time.time(), "producer": f"bench-preload-{run}"}
-                ),
+                "Message": json.dumps(contract.message(str(uuid.uuid4()), i + 1, time.time(), f"bench-preload-{run}")),
             }
             for i in range(start, min(start + 10, count))
         ]

@@ -19,10 +19,10 @@ from typing import Any
 import boto3
 
 from lab.deploy import Lab
+from shared import contract
 
-TOPIC = "lab-messages"
-QUEUE = "lab-messages-queue"
-DLQ = "lab-messages-dlq"
+# The names the services and the init hook use (candidate-project/shared/contract.py).
+TOPIC, QUEUE, DLQ = contract.TOPIC_NAME, contract.QUEUE_NAME, contract.DLQ_NAME
 REGION = "us-east-1"
 LOCALSTACK_PORT = 4566
 
@@ -69,7 +69,7 @@ class Aws:
     def publish_marker(self, topic_arn: str) -> str:
         """Publish one well-formed lab message whose id is a unique marker; return the marker."""
         marker = f"e2e-{uuid.uuid4()}"
-        body = {"id": marker, "seq": 1, "ts": time.time(), "producer": "e2e-test"}
+        body = contract.message(marker, 1, time.time(), "e2e-test")
         self.sns.publish(TopicArn=topic_arn, Message=json.dumps(body))
         return marker
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from consumer.config import load_config
-from consumer.envconfig import ConfigError
-from consumer.jsonlog import log_event, setup_logging
-from consumer.runtime import (
+from shared.envconfig import ConfigError
+from shared.jsonlog import log_event, setup_logging
+from shared.runtime import (
     Controls,
     drain_seconds,
     install_signal_handlers,
     run_worker,
     signals_blocked,
 )
-from server import Health, Readiness, start_server
+from shared.server import Health, Readiness, start_server
+
+if TYPE_CHECKING:
+    from consumer.worker import Consumer
 
 SERVICE = "consumer"
 
@@ -38,17 +42,27 @@ def main() -> int:
     # Before the server answers: once /health says UP, tests and kubectl may signal us, and
     # an uncaught SIGUSR1/SIGUSR2/SIGTERM would kill the process instead.
     install_signal_handlers(controls, health.trip)
-    # Imported only now: boto3 takes a good part of a second to load, and a bad variable
-    # should fail at once.
-    from consumer.worker import Consumer
+    # The server answers before the AWS libraries load: /health (liveness) needs none of them, and /ready
+    # says "starting" from memory until the worker exists. botocore's import and the clients take most of a
+    # second under the pods' 500m CPU limit (docs/decisions.md, "Restart to Ready").
+    workers: list[Consumer] = []
 
-    worker = Consumer(config, controls, beat=controls.gate(health.beat))
+    def pending() -> str | None:
+        return workers[0].start_problem() if workers else "starting: AWS clients not created yet"
+
+    def check() -> str | None:
+        return workers[0].ready_problem()
+
     try:
         with signals_blocked():  # the server's threads must leave signals to the main thread
-            server = start_server(health, Readiness(worker.ready_problem), port=common.health_port)
+            server = start_server(health, Readiness(check, pending=pending), port=common.health_port)
     except OSError as exc:
         print(f"startup error: cannot listen on port {common.health_port}: {exc}", file=sys.stderr)
         return 1
+    from consumer.worker import Consumer
+
+    worker = Consumer(config, controls, beat=controls.gate(health.beat))
+    workers.append(worker)
     log_event(
         "started",
         health_port=common.health_port,

@@ -13,6 +13,7 @@ from lab.deploy import APPS, MANIFESTS, SERVICES, Lab
 from lab.kube import wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
+from shared import contract
 
 UP = '{"status": "UP!"}'
 PROBE_LINE = '"GET /health HTTP/1.1" 200 -'
@@ -50,7 +51,8 @@ def test_topic_queue_dlq_and_subscription_exist(deployed_lab, aws):
     queue, dlq = aws.queue_attributes(QUEUE), aws.queue_attributes(DLQ)
     redrive = json.loads(queue["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
-    assert int(redrive["maxReceiveCount"]) == 3
+    assert int(redrive["maxReceiveCount"]) == contract.MAX_RECEIVE_COUNT
+    assert queue["VisibilityTimeout"] == str(contract.VISIBILITY_TIMEOUT_SECONDS)
     subs = wait_for(lambda: aws.subscriptions(topic), window, what="subscription")
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("sqs", queue["QueueArn"])]
     assert subs[0]["Attributes"]["RawMessageDelivery"] == "true"

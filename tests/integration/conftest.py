@@ -11,9 +11,7 @@ Every process here is started by a fixture and ended by its PID at teardown.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,15 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.support import (
-    CREDENTIALS,
-    SERVICES,
-    Emulator,
-    Service,
-    Wiring,
-    free_port,
-)
-from tests.integration.support import wait_for as _wait_for
+from lab.emulator import Emulator, free_port
+from lab.processes import Service
+from lab.processes import wait_for as _wait_for
+from tests.integration.support import Wiring
 from tests.integration.timing import Timing
 
 
@@ -47,7 +40,7 @@ def wait_for() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """One moto_server for the session (tests use uniquely named resources)."""
-    emulator = Emulator(free_port(), tmp_path_factory.mktemp("emulator"))
+    emulator = Emulator(tmp_path_factory.mktemp("emulator"), free_port())
     emulator.start()
     yield emulator
     emulator.stop()
@@ -99,28 +92,15 @@ def start_service(
     """Factory: ``start_service("producer", TOPIC_NAME=...)`` runs app.py as a real process.
 
     The environment is built from scratch (PATH, dummy credentials, AWS_ENDPOINT_URL and a
-    free HEALTH_PORT) plus the overrides, so a developer's AWS settings cannot leak in.
+    free HEALTH_PORT, see lab/processes.py) plus the overrides, so a developer's AWS settings cannot leak in.
     Teardown sends SIGTERM, then SIGKILL, to the PID it started.
     """
     started: list[Service] = []
 
     def start(name: str, **overrides: str) -> Service:
-        port = free_port()
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            **CREDENTIALS,
-            "AWS_ENDPOINT_URL": emulator.url,
-            "HEALTH_PORT": str(port),
-            "POD_NAME": f"{name}-{uuid.uuid4().hex[:6]}",
-            **overrides,
-        }
-        index = len(started)
-        stdout, stderr = tmp_path / f"{name}-{index}.out", tmp_path / f"{name}-{index}.err"
-        with open(stdout, "wb") as out, open(stderr, "wb") as err:
-            proc = subprocess.Popen([sys.executable, str(SERVICES / name / "app.py")], env=env, stdout=out, stderr=err)
-        service = Service(name, proc, port, stdout, stderr, env)
-        started.append(service)
-        return service
+        env = {**emulator.env(), "POD_NAME": f"{name}-{uuid.uuid4().hex[:6]}", **overrides}
+        started.append(Service.start(name, tmp_path, env))
+        return started[-1]
 
     yield start
     failed = request.node.stash.get(FAILED_KEY, False)

@@ -71,7 +71,8 @@ def test_defaults_answer_health_without_resources(emulator, start_service, timin
     does not depend on port 5000 being free; its default is covered by the unit tier)."""
     service = start_service(name)
     wait_for(lambda: service.status("/health"), lambda code: code == 200, timing.start)
-    (started,) = service.events("started")
+    # /health answers before the AWS clients exist; "started" is logged once the worker is built.
+    (started,) = wait_for(lambda: service.events("started"), lambda found: len(found) == 1, timing.start)
     if name == "producer":
         assert (started["topic_name"], started["publish_interval_seconds"]) == ("lab-messages", 1.0)
     else:

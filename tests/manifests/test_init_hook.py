@@ -21,6 +21,8 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from shared import contract
+
 READY_DIR = "/etc/localstack/init/ready.d"
 REGION = "us-east-1"
 # One run makes ~9 AWS CLI calls of ~0.5-1 s each (Python start-up dominates); 120 s is a generous cap for a
@@ -148,17 +150,17 @@ def hooked_twice(hook_runner, moto_endpoint):
 @pytest.mark.slow
 def test_hook_creates_topic_queues_redrive_and_subscription(hooked_twice):
     state, _ = hooked_twice
-    assert [arn.rsplit(":", 1)[-1] for arn in state["topics"]] == ["lab-messages"]
-    assert sorted(state["queues"]) == ["lab-messages-dlq", "lab-messages-queue"]
-    queue, dlq = state["attributes"]["lab-messages-queue"], state["attributes"]["lab-messages-dlq"]
-    assert queue["VisibilityTimeout"] == "30"
+    assert [arn.rsplit(":", 1)[-1] for arn in state["topics"]] == [contract.TOPIC_NAME]
+    assert sorted(state["queues"]) == sorted([contract.DLQ_NAME, contract.QUEUE_NAME])
+    queue, dlq = state["attributes"][contract.QUEUE_NAME], state["attributes"][contract.DLQ_NAME]
+    assert queue["VisibilityTimeout"] == str(contract.VISIBILITY_TIMEOUT_SECONDS)
     redrive = json.loads(queue["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
-    assert int(redrive["maxReceiveCount"]) == 3
+    assert int(redrive["maxReceiveCount"]) == contract.MAX_RECEIVE_COUNT
     statement = json.loads(queue["Policy"])["Statement"][0]
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == state["topics"][0]
     assert statement["Resource"] == queue["QueueArn"]
-    assert dlq["MessageRetentionPeriod"] == "1209600"
+    assert dlq["MessageRetentionPeriod"] == str(contract.DLQ_RETENTION_SECONDS)
     assert state["subscriptions"] == [("sqs", queue["QueueArn"], "true")]
 
 
@@ -173,9 +175,9 @@ def test_hooked_resources_deliver_raw_messages(hooked_twice, moto_endpoint):
     """The message path the services rely on: publish to the topic, receive the raw body from the queue."""
     state, _ = hooked_twice
     sns, sqs = _clients(moto_endpoint)
-    body = json.dumps({"id": "manifests-test", "seq": 1, "ts": 0.0, "producer": "pytest"})
+    body = json.dumps(contract.message("manifests-test", 1, 0.0, "pytest"))
     sns.publish(TopicArn=state["topics"][0], Message=body)
-    queue_url = state["queues"]["lab-messages-queue"]
+    queue_url = state["queues"][contract.QUEUE_NAME]
     received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5, MaxNumberOfMessages=1)["Messages"]
     assert [m["Body"] for m in received] == [body]
 
@@ -185,3 +187,35 @@ def test_hook_fails_loudly_when_aws_does_not_answer(hook_runner):
     result = hook_runner(endpoint="http://127.0.0.1:9")  # discard port: nothing listens
     assert result.returncode != 0
     assert "[lab-init] done" not in result.stdout
+
+
+# The hook's shell variables and the contract constant each must equal.
+HOOK_VARIABLES = {
+    "TOPIC_NAME": contract.TOPIC_NAME,
+    "QUEUE_NAME": contract.QUEUE_NAME,
+    "DLQ_NAME": contract.DLQ_NAME,
+    "MAX_RECEIVE_COUNT": str(contract.MAX_RECEIVE_COUNT),
+    "VISIBILITY_TIMEOUT": str(contract.VISIBILITY_TIMEOUT_SECONDS),
+    "DLQ_RETENTION_SECONDS": str(contract.DLQ_RETENTION_SECONDS),
+}
+
+
+def hook_contract_problems(script: str) -> list[str]:
+    """Variables of the hook (``NAME=value`` lines) that differ from the services' contract."""
+    assigned = dict(
+        line.strip().split("=", 1) for line in script.splitlines() if line.strip().split("=")[0] in HOOK_VARIABLES
+    )
+    return [
+        f"{name}={assigned.get(name)!r}, contract says {want!r}"
+        for name, want in HOOK_VARIABLES.items()
+        if assigned.get(name) != want
+    ]
+
+
+def test_hook_variables_are_the_contract(init_script):
+    assert hook_contract_problems(init_script) == []
+
+
+def test_hook_contract_check_flags_a_drifted_name(init_script):
+    drifted = init_script.replace(f"QUEUE_NAME={contract.QUEUE_NAME}", "QUEUE_NAME=other-queue")
+    assert hook_contract_problems(drifted) == [f"QUEUE_NAME='other-queue', contract says {contract.QUEUE_NAME!r}"]

@@ -1,6 +1,6 @@
 """Fixtures for the unit tier: no network, AWS through moto's in-process ``mock_aws``.
 
-The services' packages (``producer``, ``consumer``) and ``server`` are importable because the
+The services' packages (``producer``, ``consumer``) and ``shared`` are importable because the
 root pytest config puts both service folders on ``pythonpath``; ``app.py`` files are run as
 subprocesses (exit codes) or loaded by path (the two would clash as one module name).
 Nothing here is autouse: tests/unit/lab shares this folder and needs none of it.
@@ -8,7 +8,6 @@ Nothing here is autouse: tests/unit/lab shares this folder and needs none of it.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +20,9 @@ import pytest
 from moto import mock_aws
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-import server
+from lab.emulator import create_resources
+from shared import server
+from shared.contract import QUEUE_NAME, TOPIC_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "candidate-project"
@@ -52,7 +53,7 @@ def sqs(aws: None) -> Any:
 
 @dataclass
 class Wiring:
-    """The lab's topology: topic -> queue (raw delivery) with a DLQ after 3 receives."""
+    """The lab's topology: topic -> queue (raw delivery) with a DLQ after MAX_RECEIVE_COUNT receives."""
 
     topic_arn: str
     queue_url: str
@@ -64,22 +65,8 @@ class Wiring:
 @pytest.fixture
 def wiring(sns: Any, sqs: Any) -> Wiring:
     """Create the same resources the manifests' LocalStack init hook creates, under mock_aws."""
-    topic_arn = sns.create_topic(Name="lab-messages")["TopicArn"]
-    dlq_url = sqs.create_queue(QueueName="lab-messages-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    redrive = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": "3"}
-    queue_url = sqs.create_queue(
-        QueueName="lab-messages-queue",
-        Attributes={"VisibilityTimeout": "30", "RedrivePolicy": json.dumps(redrive)},
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn["Attributes"]["QueueArn"],
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return Wiring(topic_arn, queue_url, dlq_url, "lab-messages", "lab-messages-queue")
+    made = create_resources(sns, sqs)
+    return Wiring(made.topic_arn, made.queue_url, made.dlq_url, TOPIC_NAME, QUEUE_NAME)
 
 
 @pytest.fixture

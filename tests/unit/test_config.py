@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from consumer.config import load_config as load_consumer
-from consumer.envconfig import ConfigError as ConsumerConfigError
 from producer.config import load_config as load_producer
-from producer.envconfig import ConfigError as ProducerConfigError
+from shared.envconfig import ConfigError
 
 SERVICES = Path(__file__).resolve().parents[2] / "candidate-project"
 
@@ -55,8 +54,8 @@ CASES = [("producer", name, value) for name, value in BAD_COMMON + BAD_PRODUCER]
 # first bad value; every bad value is checked in-process against the same load_config.
 FIRST_PER_VARIABLE = list({(svc, name): (svc, name, value) for svc, name, value in reversed(CASES)}.values())
 LOADERS = {
-    "producer": (load_producer, ProducerConfigError),
-    "consumer": (load_consumer, ConsumerConfigError),
+    "producer": (load_producer, ConfigError),
+    "consumer": (load_consumer, ConfigError),
 }
 
 
@@ -115,7 +114,7 @@ def test_consumer_defaults():
 
 
 def test_liveness_heartbeat_bound_must_exceed_long_poll():
-    with pytest.raises(ConsumerConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         load_consumer({"RECEIVE_WAIT_SECONDS": "20", "HEARTBEAT_MAX_AGE_SECONDS": "20"})
     assert info.value.name == "HEARTBEAT_MAX_AGE_SECONDS"
     # 30 s (the manifests' choice with a 20 s long poll) is accepted

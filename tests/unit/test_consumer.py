@@ -10,9 +10,9 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 
 from consumer.config import ConsumerConfig
-from consumer.policy import RetryPolicy
-from consumer.runtime import Controls
 from consumer.worker import Consumer
+from shared.policy import RetryPolicy
+from shared.runtime import Controls
 
 FAST = RetryPolicy(initial=0.001, cap=0.005)
 

@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.parsers import ResponseParserError
 
 from producer.config import ProducerConfig
-from producer.policy import RetryPolicy
-from producer.runtime import Controls
 from producer.worker import Publisher
+from shared.policy import RetryPolicy
+from shared.runtime import Controls
 
 FAST = RetryPolicy(initial=0.001, cap=0.005)  # tenacity still backs off, just in milliseconds
 

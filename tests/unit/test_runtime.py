@@ -12,9 +12,9 @@ import threading
 import pytest
 import requests
 
-import server
-from producer.jsonlog import JsonFormatter
-from producer.runtime import HANDLED_SIGNALS, Controls, install_signal_handlers, run_worker, signals_blocked
+from shared import server
+from shared.jsonlog import JsonFormatter
+from shared.runtime import HANDLED_SIGNALS, Controls, install_signal_handlers, run_worker, signals_blocked
 
 
 @pytest.fixture

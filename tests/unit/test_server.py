@@ -8,7 +8,7 @@ import socket
 import pytest
 import requests
 
-import server
+from shared import server
 
 EXACT_UP = b'{"status": "UP!"}'
 
@@ -97,6 +97,31 @@ def test_readiness_caches_within_ttl(clock):
     clock.advance(0.2)
     readiness.problem()
     assert len(calls) == 2
+
+
+def test_readiness_while_starting_is_never_cached(clock):
+    """A restarted pod must be Ready at the first probe after start-up finished, not one cache period later."""
+    starting = ["starting: AWS clients not created yet"]
+    calls: list[int] = []
+
+    def check() -> str | None:
+        calls.append(1)
+        return None
+
+    readiness = server.Readiness(check, ttl=2.0, clock=clock, pending=lambda: starting[0] if starting else None)
+    assert readiness.problem() == "starting: AWS clients not created yet"
+    assert calls == [], "no dependency call while starting"
+    starting.clear()
+    clock.advance(0.1)  # well inside the cache period
+    assert readiness.problem() is None
+    assert calls == [1]
+
+
+def test_readiness_pending_exception_is_a_503_reason(clock):
+    def broken() -> str | None:
+        raise RuntimeError("boom")
+
+    assert "RuntimeError: boom" in server.Readiness(lambda: None, clock=clock, pending=broken).problem()
 
 
 def test_readiness_check_exception_is_a_503_reason(clock):

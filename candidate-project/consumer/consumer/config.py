@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .envconfig import CommonConfig, load_common, read_int, read_name, require_heartbeat_margin
-from .policy import CONNECT_TIMEOUT_SECONDS, RetryPolicy
+from shared.contract import QUEUE_NAME
+from shared.envconfig import CommonConfig, load_common, read_int, read_name, require_heartbeat_margin
+from shared.policy import CONNECT_TIMEOUT_SECONDS, RetryPolicy
 
 # The read timeout must outlast the long poll (the server legitimately holds the request for
 # up to RECEIVE_WAIT_SECONDS) plus a little transfer time; more would only delay noticing a
@@ -19,7 +20,7 @@ QUEUE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo"
 @dataclass(frozen=True)
 class ConsumerConfig:
     common: CommonConfig = field(default_factory=CommonConfig)
-    queue_name: str = "lab-messages-queue"
+    queue_name: str = QUEUE_NAME
     receive_wait: int = 20
     batch_size: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -45,7 +46,7 @@ def load_config(env: Mapping[str, str]) -> ConsumerConfig:
     queue = read_name(
         env,
         "QUEUE_NAME",
-        "lab-messages-queue",
+        QUEUE_NAME,
         QUEUE_NAME_PATTERN,
         "must be 1-80 letters, digits, - or _",
     )

@@ -11,12 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "seq": (int,),
-    "ts": (int, float),
-    "producer": (str,),
-}
+from shared.contract import MESSAGE_FIELDS
 
 
 class PoisonMessage(ValueError):
@@ -32,7 +27,7 @@ def parse_body(raw: str) -> dict[str, Any]:
         doc = _load_json(inner, "SNS envelope Message")
     if not isinstance(doc, dict):
         raise PoisonMessage(f"expected a JSON object, got {type(doc).__name__}")
-    for name, types in REQUIRED_FIELDS.items():
+    for name, types in MESSAGE_FIELDS.items():
         value = doc.get(name)
         if not isinstance(value, types) or isinstance(value, bool):
             raise PoisonMessage(f"field {name!r} missing or not {types[0].__name__}")
@@ -42,5 +37,5 @@ def parse_body(raw: str) -> dict[str, Any]:
 def _load_json(raw: str, what: str) -> Any:
     try:
         return json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise PoisonMessage(f"{what} is not JSON: {exc.msg}") from None

@@ -17,18 +17,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tenacity import RetryCallState
 
-from .aws import (
+from shared.aws import (
     TRANSIENT,
     error_code,
     make_client,
     make_probe_client,
+    new_session,
     retry_call,
 )
+from shared.jsonlog import log_event
+from shared.policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
+from shared.runtime import Controls
+
 from .config import ConsumerConfig
-from .jsonlog import log_event
 from .messages import PoisonMessage, parse_body
-from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
-from .runtime import Controls
 
 QUEUE_GONE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 BODY_EXCERPT_CHARS = 500
@@ -52,12 +54,14 @@ class Consumer:
         self._beat = beat
         # Two clients: only the long poll may hold a request for RECEIVE_WAIT_SECONDS; lookups
         # and deletes get a short read timeout so a drain never waits two long-poll lengths.
+        # One session for all three clients: it loads the SQS model once (see aws.py).
+        session = new_session() if sqs is None or probe_sqs is None else None
         if sqs is None:
-            self._sqs = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, config.read_timeout)
-            self._sqs_short = make_client("sqs", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
+            self._sqs = make_client(session, "sqs", region, CONNECT_TIMEOUT_SECONDS, config.read_timeout)
+            self._sqs_short = make_client(session, "sqs", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
         else:
             self._sqs = self._sqs_short = sqs
-        self._probe = probe_sqs if probe_sqs is not None else make_probe_client("sqs", region)
+        self._probe = probe_sqs if probe_sqs is not None else make_probe_client(session, "sqs", region)
         self._clock = clock
         self._queue_url: str | None = None
 
@@ -178,6 +182,10 @@ class Consumer:
             error=error_code(exc) if exc else None,
             detail=str(exc)[:200] if exc else None,
         )
+
+    def start_problem(self) -> str | None:
+        """Nothing to wait for once the clients exist: the readiness check below needs no prior state."""
+        return None
 
     def ready_problem(self) -> str | None:
         """Ready when the queue can be looked up by name (the endpoint answers and it exists)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .envconfig import CommonConfig, load_common, read_float, read_name, require_heartbeat_margin
-from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS, RetryPolicy
+from shared.contract import TOPIC_NAME
+from shared.envconfig import CommonConfig, load_common, read_float, read_name, require_heartbeat_margin
+from shared.policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS, RetryPolicy
 
 # SNS topic names: 1-256 of letters, digits, '-' and '_' (FIFO topics end in .fifo).
 TOPIC_NAME_PATTERN = r"[A-Za-z0-9_-]{1,251}(\.fifo)?"
@@ -15,7 +16,7 @@ TOPIC_NAME_PATTERN = r"[A-Za-z0-9_-]{1,251}(\.fifo)?"
 @dataclass(frozen=True)
 class ProducerConfig:
     common: CommonConfig = field(default_factory=CommonConfig)
-    topic_name: str = "lab-messages"
+    topic_name: str = TOPIC_NAME
     publish_interval: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -33,7 +34,7 @@ class ProducerConfig:
 
 def load_config(env: Mapping[str, str]) -> ProducerConfig:
     common = load_common(env)
-    topic = read_name(env, "TOPIC_NAME", "lab-messages", TOPIC_NAME_PATTERN, "must be 1-256 letters, digits, - or _")
+    topic = read_name(env, "TOPIC_NAME", TOPIC_NAME, TOPIC_NAME_PATTERN, "must be 1-256 letters, digits, - or _")
     interval = read_float(env, "PUBLISH_INTERVAL_SECONDS", 1.0, 0.0, 3600.0)
     config = ProducerConfig(common=common, topic_name=topic, publish_interval=interval)
     require_heartbeat_margin(

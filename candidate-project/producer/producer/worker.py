@@ -18,17 +18,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tenacity import RetryCallState
 
-from .aws import (
+from shared.aws import (
     TRANSIENT,
     error_code,
     make_client,
     make_probe_client,
+    new_session,
     retry_call,
 )
+from shared.contract import message
+from shared.jsonlog import log_event
+from shared.policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
+from shared.runtime import Controls
+
 from .config import ProducerConfig
-from .jsonlog import log_event
-from .policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
-from .runtime import Controls
 
 TOPIC_GONE_CODES = {"NotFound", "NotFoundException"}
 
@@ -49,10 +52,11 @@ class Publisher:
         self._config = config
         self._controls = controls
         self._beat = beat
+        session = new_session() if sns is None or probe_sns is None else None
         if sns is None:
-            sns = make_client("sns", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
+            sns = make_client(session, "sns", region, CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS)
         self._sns = sns
-        self._probe = probe_sns if probe_sns is not None else make_probe_client("sns", region)
+        self._probe = probe_sns if probe_sns is not None else make_probe_client(session, "sns", region)
         self._clock = clock
         self._topic_arn: str | None = None
         self.next_seq = 1
@@ -74,12 +78,7 @@ class Publisher:
 
     def publish_next(self) -> bool:
         """Publish message ``next_seq``; False only when a stop request ended the retries."""
-        body = {
-            "id": str(uuid.uuid4()),
-            "seq": self.next_seq,
-            "ts": self._clock(),
-            "producer": self._config.common.pod_name,
-        }
+        body = message(str(uuid.uuid4()), self.next_seq, self._clock(), self._config.common.pod_name)
         text = json.dumps(body)
         try:
             message_id = retry_call(
@@ -143,6 +142,10 @@ class Publisher:
             error=error_code(exc) if exc else None,
             detail=str(exc)[:200] if exc else None,
         )
+
+    def start_problem(self) -> str | None:
+        """Why readiness cannot be asked yet (no AWS call made), or None once the topic is resolved."""
+        return None if self._topic_arn is not None else f"topic {self._config.topic_name} not resolved yet"
 
     def ready_problem(self) -> str | None:
         """Ready once the topic the worker resolved answers GetTopicAttributes."""

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Background processes of the cluster: one PID file and one log per component, so `down`
 # and `status` act on exactly the processes `up` started and never on look-alikes.
+# The one start/wait/stop mechanism of the offline cluster: the control plane uses it
+# directly, runtime.sh (containerd, dockerd) through thin wrappers.
 set -euo pipefail
 
 oc_pid_file() { echo "${LAB_STATE}/pids/$1.pid"; }
 oc_log_file() { echo "${LAB_STATE}/logs/$1.log"; }
 
 # Print NAME's PID if that process is alive and still runs the binary we started; else fail.
+# A PID file is "PID BINARY". A file holding only a PID was written by the runtime's former
+# spawn function (before it used oc_spawn): it still names a daemon a running cluster may own,
+# so it is matched by the process name, as that function did, until the next `up` rewrites it.
 oc_pid() {
-  local name=$1 pid_file pid exe want
+  local name=$1 pid_file pid="" exe want=""
   pid_file=$(oc_pid_file "${name}")
   [[ -s "${pid_file}" ]] || return 1
-  read -r pid want <"${pid_file}"
+  read -r pid want <"${pid_file}" || [[ -n "${pid}" ]] || return 1
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
   exe=$(readlink "/proc/${pid}/exe" 2>/dev/null) || return 1
-  [[ "${exe% (deleted)}" == "${want}" ]] || return 1
+  if [[ -z "${want}" ]]; then
+    [[ "$(<"/proc/${pid}/comm")" == "${name}" ]] || return 1
+  else
+    [[ "${exe% (deleted)}" == "${want}" ]] || return 1
+  fi
   echo "${pid}"
 }
 

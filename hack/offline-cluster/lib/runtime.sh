@@ -3,8 +3,13 @@
 # dockerd (image builds) sharing that one containerd, started as plain background processes.
 # Why no service manager: these machines have no systemd, and `down` must be able to stop
 # exactly what `up` started, so every daemon's PID goes to ${LAB_STATE}/pids and its output
-# to ${LAB_STATE}/logs. Sourced after common.sh; defines functions only.
+# to ${LAB_STATE}/logs. Starting, waiting for and stopping a daemon is proc.sh's mechanism (the
+# same as for the control plane); the runtime_* names below only adapt it. Sourced after
+# common.sh; defines functions only.
 set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/proc.sh
+source "${OC_DIR}/lib/proc.sh"
 
 # What the kubelet, kube-proxy, CRI, image builds and base-image builds call on the host.
 runtime_packages=(
@@ -16,18 +21,9 @@ RUNTIME_CONTAINERD_SOCK=/run/containerd/containerd.sock
 RUNTIME_DOCKER_SOCK=/var/run/docker.sock
 RUNTIME_WAIT_SECONDS=${RUNTIME_WAIT_SECONDS:-60}
 
-runtime_pid_file() { echo "${LAB_STATE}/pids/$1.pid"; }
-runtime_log_file() { echo "${LAB_STATE}/logs/$1.log"; }
-
 # Print the PID of a daemon we started if it is still alive (and is that daemon), else fail.
-runtime_pid() {
-  local name=$1 pid_file pid
-  pid_file=$(runtime_pid_file "${name}")
-  [[ -f "${pid_file}" ]] || return 1
-  pid=$(<"${pid_file}")
-  [[ -n "${pid}" && -r "/proc/${pid}/comm" && "$(<"/proc/${pid}/comm")" == "${name}" ]] || return 1
-  echo "${pid}"
-}
+runtime_pid() { oc_pid "$1"; }
+runtime_log_file() { oc_log_file "$1"; }
 
 runtime_missing_packages() {
   local p status
@@ -110,37 +106,19 @@ runtime_containerd_config() {
   return 1
 }
 
-# Start NAME as a detached background process in its own session: runtime_spawn NAME ARGS...
-# The inner shell records its own PID and then becomes the daemon (exec), so the PID file is right
-# even when setsid has to fork (a caller with job control).
+# Start NAME as a detached daemon (proc.sh's oc_spawn): runtime_spawn NAME COMMAND ARGS...
 runtime_spawn() {
-  local name=$1 log_file pid_file deadline
-  shift
-  mkdir -p "${LAB_STATE}/pids" "${LAB_STATE}/logs"
-  log_file=$(runtime_log_file "${name}")
-  pid_file=$(runtime_pid_file "${name}")
-  rm -f "${pid_file}"
-  # shellcheck disable=SC2016 # expanded by the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "${pid_file}" "$@" </dev/null >>"${log_file}" 2>&1 &
-  deadline=$((SECONDS + 10))
-  until runtime_pid "${name}" >/dev/null; do
-    ((SECONDS < deadline)) || die "runtime: ${name} did not start; see ${log_file}"
-    sleep 0.1
-  done
-  log "runtime: started ${name} (pid $(<"${pid_file}"), log ${log_file})"
+  local name=$1 bin
+  bin=$(command -v "$2") || die "runtime: ${2} not found on PATH (run: offline-cluster build)"
+  shift 2
+  oc_spawn "${name}" "${bin}" "$@"
 }
 
 # Wait until CHECK... succeeds or NAME dies / the deadline passes: runtime_wait NAME CHECK...
 runtime_wait() {
-  local name=$1 deadline=$((SECONDS + RUNTIME_WAIT_SECONDS))
+  local name=$1
   shift
-  until "$@" >/dev/null 2>&1; do
-    runtime_pid "${name}" >/dev/null \
-      || die "runtime: ${name} exited during start-up; see $(runtime_log_file "${name}")"
-    ((SECONDS < deadline)) \
-      || die "runtime: ${name} not ready after ${RUNTIME_WAIT_SECONDS} s; see $(runtime_log_file "${name}")"
-    sleep 0.2
-  done
+  oc_wait "${name}" "${RUNTIME_WAIT_SECONDS}" "${name} to answer" "$@"
 }
 
 runtime_containerd_ready() { [[ -S "${RUNTIME_CONTAINERD_SOCK}" ]] && ctr --address "${RUNTIME_CONTAINERD_SOCK}" version; }
@@ -190,19 +168,7 @@ runtime_start() {
 }
 
 # SIGTERM, wait up to 30 s, then SIGKILL one daemon we started.
-runtime_stop_one() {
-  local name=$1 pid deadline
-  pid=$(runtime_pid "${name}") || { rm -f "$(runtime_pid_file "${name}")"; return 0; }
-  log "runtime: stopping ${name} (pid ${pid})"
-  kill -TERM "${pid}" 2>/dev/null || true
-  deadline=$((SECONDS + 30))
-  while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-  if kill -0 "${pid}" 2>/dev/null; then
-    log "runtime: ${name} ignored SIGTERM for 30 s; killing it"
-    kill -KILL "${pid}" 2>/dev/null || true
-  fi
-  rm -f "$(runtime_pid_file "${name}")"
-}
+runtime_stop_one() { oc_stop "$1" 30; }
 
 # Tasks outlive containerd in their shims; kill them so no container process is left behind.
 runtime_kill_containerd_tasks() {

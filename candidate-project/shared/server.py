@@ -1,7 +1,7 @@
 """Health and readiness HTTP endpoints shared by the producer and the consumer.
 
-This file is byte-identical in both service folders: each image has its own Docker build
-context, so it cannot be shared by import; a unit test keeps the two copies from drifting.
+Both services run it: the master is candidate-project/shared, copied into each service's build
+context by hack/sync-shared (each image is built from its own folder).
 
 Why liveness and readiness are different questions:
 - ``/health`` (liveness) asks "can this process still make progress?". It reads the worker's
@@ -66,20 +66,30 @@ class Health:
         return None
 
 
+# How long one readiness answer is reused. The readiness probe's failureThreshold x periodSeconds must
+# exceed it, so one failed dependency call alone never takes a pod out (tests/manifests checks it).
+READINESS_CACHE_SECONDS = 2.0
+
+
 class Readiness:
     """Answers "do the AWS dependencies respond?" with a short cache.
 
-    Kubernetes probes every few seconds, possibly from several callers; the cache keeps one
+    Kubernetes probes every second, possibly alongside other callers; the cache keeps one
     dependency call per ``ttl`` so a slow dependency cannot pile up threads or requests.
+    ``pending`` answers from memory while the service is still starting (AWS clients being
+    built, nothing resolved yet); those answers are never cached, so the first probe after
+    start-up finishes sees the real check instead of a stale "starting".
     """
 
     def __init__(
         self,
         check: Callable[[], str | None],
-        ttl: float = 2.0,
+        ttl: float = READINESS_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        pending: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._check = check
+        self._pending = pending
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -87,6 +97,12 @@ class Readiness:
 
     def problem(self) -> str | None:
         """Return why the service is not ready, or None when it is."""
+        try:
+            waiting = self._pending()
+        except Exception as exc:  # a probe must answer, whatever the check raised
+            waiting = f"readiness check failed: {exc.__class__.__name__}: {exc}"
+        if waiting is not None:
+            return waiting
         with self._lock:
             now = self._clock()
             if self._cached is not None and now - self._cached[0] < self._ttl:

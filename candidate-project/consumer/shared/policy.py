@@ -1,7 +1,7 @@
 """Call timeouts and retry bounds - the numbers the heartbeat bound is computed from.
 
-Kept free of boto3 imports so config validation (and its exit 2) happens before the
-heavy AWS libraries load. This module is identical in the producer and consumer packages.
+Kept free of botocore imports so config validation (and its exit 2) happens before the
+heavy AWS libraries load.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ Why JSON: the lab's ledger reads ``kubectl logs`` and must tell a publish from a
 without regexes that break when wording changes. Library records (boto, urllib3) are wrapped
 in the same shape so a line never needs a second parser. The HTTP access log is the one
 exception: it stays in http.server's classic format on stderr, as the exercise shows it.
-This module is identical in the producer and consumer packages (a unit test checks it).
 """
 
 from __future__ import annotations

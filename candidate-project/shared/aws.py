@@ -1,10 +1,16 @@
-"""boto3 clients and the tenacity retry policy shared by both workers.
+"""botocore clients and the tenacity retry policy shared by both workers.
 
 Why two layers are not stacked: botocore's own retries are switched off (one attempt per
 call) and tenacity owns retrying, so there is one place that decides backoff, one place that
 logs each retry, and one place that beats the heartbeat while waiting. Each call is bounded
 by connect/read timeouts, which is what lets us compute the longest healthy gap between
-heartbeats. This module is identical in the producer and consumer packages.
+heartbeats.
+
+Why botocore and not boto3: ``import boto3`` also imports s3transfer and its
+concurrency machinery (about 0.3 s of the start-up under the pods' 500m CPU limit), and
+the services only need low-level clients. Why one session per worker: a session loads
+the endpoint rules and the service model once; every further client from it costs
+milliseconds instead of the ~0.4 s a fresh session pays (measured, docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -39,23 +45,30 @@ T = TypeVar("T")
 TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, ResponseParserError)
 
 
-def make_client(service: str, region: str, connect_timeout: float, read_timeout: float) -> Any:
+def new_session() -> botocore.session.Session:
+    """A private session for one worker's clients, created on the main thread before any
+    worker thread starts (sessions are not thread-safe; the clients made from them are)."""
+    return botocore.session.get_session()
+
+
+def make_client(
+    session: botocore.session.Session, service: str, region: str, connect_timeout: float, read_timeout: float
+) -> Any:
     """A client with bounded calls and no hidden retries.
 
-    boto3 reads ``AWS_ENDPOINT_URL`` itself, so the emulator or real AWS is chosen purely
-    by environment. A private Session per client avoids sharing the default session
-    across threads (sessions are not thread-safe; clients are).
+    botocore reads ``AWS_ENDPOINT_URL`` itself, so the emulator or real AWS is chosen purely
+    by environment.
     """
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    return session.create_client(service, region_name=region, config=config)
 
 
-def make_probe_client(service: str, region: str) -> Any:
-    return make_client(service, region, PROBE_CONNECT_TIMEOUT_SECONDS, PROBE_READ_TIMEOUT_SECONDS)
+def make_probe_client(session: botocore.session.Session, service: str, region: str) -> Any:
+    return make_client(session, service, region, PROBE_CONNECT_TIMEOUT_SECONDS, PROBE_READ_TIMEOUT_SECONDS)
 
 
 def error_code(exc: BaseException) -> str:
@@ -78,11 +91,15 @@ def retry_call(
     is where callers beat the heartbeat and log, so an outage of any length stays a
     readiness problem and never a liveness one.
     """
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
     retrying = Retrying(
         retry=retry_if_exception_type(TRANSIENT),
         wait=wait_random_exponential(multiplier=policy.initial, max=policy.cap),
         stop=stop_when_event_set(stop),
-        sleep=stop.wait,
+        sleep=sleep,
         before_sleep=before_sleep,
         reraise=True,
     )

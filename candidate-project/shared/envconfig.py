@@ -3,7 +3,7 @@
 Why strict: a typo in a manifest (``RECEIVE_WAIT_SECONDS=2O``) should stop the pod at once
 with one line naming the variable, not surface minutes later as odd behaviour. Every reader
 raises ``ConfigError(name, reason)``; app.py turns that into ``config error: NAME: reason``
-and exit code 2. This module is identical in the producer and consumer packages.
+and exit code 2.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ would survive the restart and crash-loop the pod forever.
 - SIGUSR2: the heartbeat freezes at once and the worker hangs at its next checkpoint;
   ``/health`` answers 503 once the last beat is older than ``HEARTBEAT_MAX_AGE_SECONDS``.
 - SIGTERM/SIGINT: stop taking new work, finish the in-flight batch, exit 0.
-This module is identical in the producer and consumer packages.
 """
 
 from __future__ import annotations
@@ -28,6 +27,8 @@ from .jsonlog import log_event
 
 class Worker(Protocol):
     def run(self) -> None: ...
+
+    def start_problem(self) -> str | None: ...
 
     def ready_problem(self) -> str | None: ...
 

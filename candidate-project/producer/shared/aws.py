@@ -1,0 +1,106 @@
+"""botocore clients and the tenacity retry policy shared by both workers.
+
+Why two layers are not stacked: botocore's own retries are switched off (one attempt per
+call) and tenacity owns retrying, so there is one place that decides backoff, one place that
+logs each retry, and one place that beats the heartbeat while waiting. Each call is bounded
+by connect/read timeouts, which is what lets us compute the longest healthy gap between
+heartbeats.
+
+Why botocore and not boto3: ``import boto3`` also imports s3transfer and its
+concurrency machinery (about 0.3 s of the start-up under the pods' 500m CPU limit), and
+the services only need low-level clients. Why one session per worker: a session loads
+the endpoint rules and the service model once; every further client from it costs
+milliseconds instead of the ~0.4 s a fresh session pays (measured, docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_random_exponential,
+)
+
+from .policy import (
+    PROBE_CONNECT_TIMEOUT_SECONDS,
+    PROBE_READ_TIMEOUT_SECONDS,
+    RetryPolicy,
+)
+
+T = TypeVar("T")
+# Connection refused/reset, timeouts, throttling, 5xx and "not found while the emulator
+# restarts" are all worth another try; anything else is a bug and should surface.
+# ResponseParserError is not a BotoCoreError: a restarting LocalStack can answer an error status
+# with an empty body, which botocore fails to parse (seen in the emulator-deletion fault).
+TRANSIENT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, ResponseParserError)
+
+
+def new_session() -> botocore.session.Session:
+    """A private session for one worker's clients, created on the main thread before any
+    worker thread starts (sessions are not thread-safe; the clients made from them are)."""
+    return botocore.session.get_session()
+
+
+def make_client(
+    session: botocore.session.Session, service: str, region: str, connect_timeout: float, read_timeout: float
+) -> Any:
+    """A client with bounded calls and no hidden retries.
+
+    botocore reads ``AWS_ENDPOINT_URL`` itself, so the emulator or real AWS is chosen purely
+    by environment.
+    """
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return session.create_client(service, region_name=region, config=config)
+
+
+def make_probe_client(session: botocore.session.Session, service: str, region: str) -> Any:
+    return make_client(session, service, region, PROBE_CONNECT_TIMEOUT_SECONDS, PROBE_READ_TIMEOUT_SECONDS)
+
+
+def error_code(exc: BaseException) -> str:
+    """A short, stable name for an AWS failure, for log fields and readiness reasons."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return exc.__class__.__name__
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    stop: threading.Event,
+    before_sleep: Callable[[RetryCallState], None],
+) -> T:
+    """Call ``fn`` until it succeeds or ``stop`` is set (then the last error is raised).
+
+    The backoff sleep waits on ``stop`` so SIGTERM interrupts it at once; ``before_sleep``
+    is where callers beat the heartbeat and log, so an outage of any length stays a
+    readiness problem and never a liveness one.
+    """
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        wait=wait_random_exponential(multiplier=policy.initial, max=policy.cap),
+        stop=stop_when_event_set(stop),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
