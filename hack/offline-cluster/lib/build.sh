@@ -19,6 +19,25 @@ source "${OC_DIR}/lib/build-coredns.sh"
 source "${OC_DIR}/lib/build-crictl.sh"
 # shellcheck source=build-pause.sh
 source "${OC_DIR}/lib/build-pause.sh"
+# shellcheck source=build-k8s-images.sh
+source "${OC_DIR}/lib/build-k8s-images.sh"
+
+# Further build steps (e.g. a provider's node image) live in lib/build-*.sh files that add
+# "NAME FUNCTION" entries here; they run after the Kubernetes images, in file-name order.
+BUILD_EXTRA_STEPS=()
+build_source_extras() {
+  local f
+  for f in "${OC_DIR}"/lib/build-*.sh; do
+    case "${f##*/}" in
+      build-images.sh | build-localstack.sh | build-k8s.sh | build-etcd.sh | build-coredns.sh | build-crictl.sh \
+        | build-pause.sh | build-k8s-images.sh) ;;
+      *)
+        # shellcheck source=/dev/null
+        source "${f}" ;;
+    esac
+  done
+}
+build_source_extras
 
 # Run one step and record its duration: build_step NAME FUNCTION [ARGS...]
 build_step() {
@@ -78,6 +97,12 @@ build_all() {
   fi
   build_step pause-image pause_image
   build_step coredns-image coredns_image
+  build_step k8s-images k8s_images
+  local extra
+  for extra in "${BUILD_EXTRA_STEPS[@]}"; do
+    # shellcheck disable=SC2086 # "NAME FUNCTION" splits into the step's name and function
+    build_step ${extra}
+  done
   build_summary "$((SECONDS - t0))"
   rm -f "${BUILD_TIMES}"
 }
