@@ -6,6 +6,7 @@
 set -euo pipefail
 
 KIND_NODE_IMAGE="kindest/node:${K8S_VERSION}"
+# shellcheck disable=SC2034 # used by build-kind.sh
 KIND_PODNET_IMAGE="lab/podnet:${K8S_VERSION}" # the node image's default CNI (images/podnet)
 
 kind_bin() { echo "${LAB_CACHE}/kind-${KIND_VERSION}/bin/kind"; }
