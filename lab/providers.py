@@ -50,6 +50,10 @@ def _create(manager: Any, version: str | None, options: tuple[str, ...] = ()) ->
             timeout=READY_TIMEOUT,
             options=list(options),
         )
+    except subprocess.CalledProcessError as exc:  # pytest-kubernetes captured the tool's output: show its end
+        manager.delete()
+        tail = "\n".join((exc.stderr or b"").decode(errors="replace").splitlines()[-15:])
+        raise RuntimeError(f"{exc.cmd} exited {exc.returncode}:\n{tail}") from None
     except Exception:
         manager.delete()
         raise

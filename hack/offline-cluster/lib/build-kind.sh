@@ -145,6 +145,7 @@ kind_node_fill() {
   done
   docker cp "$(crictl_bin)" "${id}:/usr/local/bin/crictl" # kind's base ships crictl (node debugging, kind export logs)
   docker exec "${id}" sh -c "printf '%s' '${K8S_VERSION}' > /kind/version && mkdir -p /kind/manifests"
+  kind_node_cgroup_dropin | docker exec -i "${id}" sh -c 'cat > /etc/systemd/system/kubelet.service.d/12-lab-cgroups.conf'
   sed "s#@IMAGE@#${KIND_PODNET_IMAGE}#" "${IMAGES_SRC}/podnet/default-cni.yaml" \
     | docker exec -i "${id}" sh -c 'cat > /kind/manifests/default-cni.yaml'
   mapfile -t images < <(docker exec "${id}" kubeadm config images list --kubernetes-version "${K8S_VERSION}")
@@ -158,6 +159,17 @@ kind_node_fill() {
   kind_node_check_images "${id}" "${images[@]}"
   docker exec "${id}" bash -c 'pkill containerd; timeout 60 bash -c "while pgrep -x containerd >/dev/null; do sleep 0.2; done"'
   docker exec "${id}" rm -f /var/log/containerd-build.log
+}
+
+# On a cgroup v1 host that leaves some controllers unmounted (here hugetlb, net_cls/net_prio, perf_event: listed
+# in /proc/self/cgroup but not under /sys/fs/cgroup), Docker does not mount them into the node, kind's entrypoint
+# creates /kubelet and /kubelet.slice only in the mounted ones, and systemd mounts the rest at boot: the kubelet
+# then refuses to start ("cgroup [kubelet] has some missing paths: /sys/fs/cgroup/hugetlb/kubelet.slice").
+# This drop-in, after kind's own (11-kind.conf), creates both cgroups in every controller mounted by then.
+# shellcheck disable=SC2016 # $${c} is for systemd (a literal $ in the unit), not for this shell
+kind_node_cgroup_dropin() {
+  printf '%s\n' '[Service]' \
+    'ExecStartPre=/bin/sh -euc "if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then for c in $$(findmnt -lun -o target -t cgroup); do mkdir -p $${c}/kubelet $${c}/kubelet.slice; done; fi"'
 }
 
 kind_node_check_images() {
@@ -186,10 +198,11 @@ kind_node_image() {
   kind_podnet_image
   mapfile -t refs < <(k8s_images_list)
   inputs=$(docker image inspect -f '{{.Id}}' "${KIND_BASE_IMAGE}" "${KIND_PODNET_IMAGE}" "${refs[@]}")
-  key="$(image_key "${KIND_NODE_IMAGE}" "${IMAGES_SRC}/podnet" kind_node_recipe kind_node_fill)"
+  key="$(image_key "${KIND_NODE_IMAGE}" "${IMAGES_SRC}/podnet" kind_node_recipe kind_node_fill kind_node_cgroup_dropin)"
   key+="-$( (echo "${inputs}"; cat "$(k8s_bin_dir)"/{kubeadm,kubelet,kubectl} "$(crictl_bin)") | sha256sum | cut -c1-8)"
   image_ensure "${KIND_NODE_IMAGE}" "${key}" kind_node_recipe
   log "kind: node image ${KIND_NODE_IMAGE} ready (kind create cluster --image ${KIND_NODE_IMAGE})"
 }
 
-BUILD_EXTRA_STEPS+=("kind kind_build" "kind-node-image kind_node_image")
+# kind_build and kind_base_image also run earlier, in build.sh's parallel groups (cached by then).
+BUILD_EXTRA_STEPS+=("kind-node-image kind_node_image")

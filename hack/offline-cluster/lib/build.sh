@@ -52,11 +52,15 @@ build_go_binaries() {
   build_step etcd etcd_build
   build_step coredns-binary coredns_build
   build_step crictl crictl_build
+  build_step kind kind_build
 }
 
+# The debootstrapped bases of the kind node and of kube-proxy wait on downloads too: this group.
 build_base_images() {
   build_step python-base-image python_base_image
   build_step localstack-image localstack_image
+  build_step iptables-base-image k8s_iptables_base_image
+  build_step kind-base-image kind_base_image
 }
 
 # Run both groups as background jobs (so `set -e` still applies inside them); fail if either does.
