@@ -9,6 +9,11 @@ Why the command-line options are registered here and not in tests/e2e/conftest.p
 folders named on the command line). `pytest -k liveness --keep-cluster` from the repo root, or
 `pytest tests/e2e --lab-report` (whose hooks live in tests/e2e/faults/), would otherwise fail with
 "unrecognized arguments". Options are declared here; the tier conftests read them with `config.getoption`.
+
+Why a bare `pytest` that selects cluster tests stops before running anything when no cluster is given: starting
+one may install Debian packages or compile Kubernetes (the offline cluster's first `up`), which nobody should get
+by typing `pytest -k liveness`. It says in one line what to run instead; `tox -e e2e`/`tox -e cluster` and CI
+(TOX_ENV_NAME, CI set) keep choosing a cluster themselves (lab/cluster.py `choose`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ TIER_MARKERS = {
     "cluster": "cluster",
     "e2e": "e2e",
 }
+
+
+# Which cluster a tests/cluster module concerns alone (tests/cluster/conftest.py deselects the others' tests).
+CLUSTER_MARKERS = {
+    "offline": "concerns the offline cluster alone (down/up); run when no --k8s-provider is given",
+    "kind": "concerns kind alone (multi-node networking, its CLI); run with --k8s-provider=kind",
+    "minikube": "concerns minikube alone; run with --k8s-provider=minikube",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in CLUSTER_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +81,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="parent folder of reports/<timestamp>/ written by --lab-report (default: reports)",
     )
+
+
+CLUSTER_TIERS = ("cluster", "e2e")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse, in one line, a run of cluster tests that names no cluster outside tox and CI (see the docstring)."""
+    if not any(tier_of(item.path) in CLUSTER_TIERS for item in session.items):
+        return
+    from lab.cluster import choose
+
+    config = session.config
+    options = {name: config.getoption(f"k8s_{name}") for name in ("provider", "kubeconfig_override", "kubeconfig")}
+    try:
+        choose(options, which=lambda name: None)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def tier_of(path: Path) -> str | None:

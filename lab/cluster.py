@@ -1,68 +1,80 @@
 """Which cluster the e2e suite runs on, and how the lab's images get into it.
 
-Why this exists next to pytest-kubernetes: the plugin creates and deletes minikube/kind clusters and wraps an
-existing one (``--k8s-kubeconfig-override``), but its external provider loads no images and it knows nothing about
-the lab's offline cluster. This module picks the provider (minikube if installed, else kind, else the offline
-cluster, so ``tox -e e2e`` works on a fresh CI machine too), remembers whether the run created the cluster (only
-then may the run delete it), builds the two images exactly as the exercise does and loads them the provider's way.
+`choose` turns pytest-kubernetes' options into a provider class from `lab.providers` (``--k8s-kubeconfig-override``
+/ ``--k8s-provider`` / in tox or CI: minikube if installed, else kind, else the offline cluster), `start` creates or
+reuses the cluster, and `LabCluster` builds the two services as the exercise does and loads them and LocalStack
+(nothing can be pulled on the lab's machines) through the manager's own ``load_image``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from lab.offline import OFFLINE_CLI, REPO, Say, offline_kubeconfig, offline_running, run, use_offline_kubectl
+from lab.offline import REPO, OfflineClusterManager, Say, offline_running, prepend_path, run, tool_env
+from lab.providers import PROVIDERS, LabExternalManager
 
 IMAGES = ("producer", "consumer")
-# kind v0.33.0's pre-built node image for the 1.34 line (the offline cluster runs 1.34.12); kind's release notes ask
-# for the digest. pytest-kubernetes turns --k8s-version X into ``--image kindest/node:vX``.
-KIND_NODE_VERSION = "1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
-MINIKUBE_K8S_VERSION = "1.34.11"
-CLUSTER_TIMEOUT = 900  # seconds pytest-kubernetes allows `kind create` / `minikube start` (a cold start pulls images)
+NO_CLUSTER = (
+    "no cluster given: run `tox -e e2e` (it picks minikube, kind or the offline cluster), "
+    "or pass --k8s-provider=kind|minikube or --k8s-kubeconfig-override=PATH"
+)
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The provider the run will use and why (printed at the start of the run)."""
+    """The provider class the run will use and why (printed at the start of the run)."""
 
-    provider: str  # a pytest-kubernetes provider name, or "offline" for hack/offline-cluster
+    provider: Any
     reason: str
-    kubeconfig: str | None = None
+    kubeconfig: str = ""
 
 
-def choose(options: dict[str, Any], which: Callable[[str], str | None] = shutil.which) -> Choice:
-    """Pick the provider from pytest-kubernetes' options (``provider``, ``kubeconfig_override``, ``kubeconfig``)."""
+def choose(
+    options: dict[str, Any],
+    which: Callable[[str], str | None] = shutil.which,
+    env: dict[str, str] | None = None,
+    offline_up: Callable[[], bool] = offline_running,
+) -> Choice:
+    """The provider for pytest-kubernetes' options (``provider``, ``kubeconfig_override``, ``kubeconfig``).
+
+    With none given, tox and CI pick minikube, kind or the offline cluster; anywhere else (a bare ``pytest``) only an
+    offline cluster that is already up is used, else it is a `ValueError` naming what to run: starting a cluster may
+    install packages or compile Kubernetes, which nobody should get unasked.
+    """
+    env = dict(os.environ) if env is None else env
     kubeconfig = options.get("kubeconfig_override") or options.get("kubeconfig")
-    provider = options.get("provider")
+    provider = (options.get("provider") or "").lower()
     if kubeconfig:
         flag = "--k8s-kubeconfig-override" if options.get("kubeconfig_override") else "--k8s-kubeconfig"
-        return Choice(provider or "external", f"{flag} {kubeconfig}", str(kubeconfig))
+        return Choice(LabExternalManager, f"{flag} {kubeconfig}", str(kubeconfig))
     if provider:
-        return Choice(provider.lower(), f"--k8s-provider {provider}")
+        if provider not in PROVIDERS:
+            raise ValueError(f"--k8s-provider {provider}: the lab runs on {', '.join(sorted(PROVIDERS))}")
+        return Choice(PROVIDERS[provider], f"--k8s-provider {provider}")
+    if not (env.get("TOX_ENV_NAME") or env.get("CI")):
+        if offline_up():
+            return Choice(OfflineClusterManager, "no cluster option given outside tox/CI; the offline cluster is up")
+        raise ValueError(NO_CLUSTER)
     for name in ("minikube", "kind"):
         if which(name):
-            return Choice(name, f"no cluster option given and `{name}` is installed")
-    return Choice("offline", f"no cluster option given and neither minikube nor kind is installed: {OFFLINE_CLI}")
+            return Choice(PROVIDERS[name], f"no cluster option given and `{name}` is installed")
+    return Choice(OfflineClusterManager, "no cluster option given and neither minikube nor kind is installed")
 
 
 @dataclass
 class LabCluster:
-    """The cluster of this run: a pytest-kubernetes manager plus what the project adds (creation record, images)."""
+    """The cluster of this run: a pytest-kubernetes manager plus whether the run created it."""
 
     choice: Choice
     manager: Any
     created: bool
     say: Say
-    context_loader: list[str] = field(default_factory=list)  # how images reach an external cluster
 
     def build_images(self) -> None:
         """``docker build -t NAME candidate-project/NAME`` as the exercise writes it (no BuildKit on these hosts)."""
@@ -72,114 +84,40 @@ class LabCluster:
             run(["docker", "build", "-t", name, str(REPO / "candidate-project" / name)], self.say, 1800, env)
             self.say(f"built image {name} in {time.monotonic() - started:.0f} s")
 
-    def load_images(self) -> None:
-        """Make the images runnable with imagePullPolicy: Never — the provider's own way."""
-        started = time.monotonic()
-        if self.choice.provider == "offline" or self.context_loader == ["offline"]:
-            run([str(OFFLINE_CLI), "load-image", *IMAGES], self.say, 600)
-        elif self.context_loader[:1] == ["kind"]:
-            for name in IMAGES:
-                run(["kind", "load", "docker-image", name, "--name", self.context_loader[1]], self.say, 600)
-        elif self.context_loader[:1] == ["minikube"]:
-            for name in IMAGES:
-                run(["minikube", "image", "load", name, "-p", self.context_loader[1]], self.say, 600)
-        elif self.choice.provider == "external":
-            self.say("external cluster of unknown kind: not loading images; they must already be on its nodes")
-            return
-        else:
-            for name in IMAGES:
-                self.say(f"loading {name} with pytest-kubernetes ({self.choice.provider})")
-                self.manager.load_image(name)
-        self.say(f"loaded images {', '.join(IMAGES)} in {time.monotonic() - started:.0f} s")
+    def load_images(self, extra: tuple[str, ...] = ()) -> None:
+        """Make the services (imagePullPolicy Never) and ``extra`` (LocalStack) runnable without a registry.
+
+        An ``extra`` image missing from Docker is pulled first (a workstation with a registry); on the lab's machines
+        `offline-cluster build` made it, and a failing pull names that step.
+        """
+        for name in extra:
+            if subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode != 0:
+                try:
+                    run(["docker", "pull", name], self.say, 1800)
+                except RuntimeError as exc:
+                    hint = "without a registry, build it: hack/offline-cluster/offline-cluster build"
+                    raise RuntimeError(f"{exc}\n{hint}") from None
+        for name in (*IMAGES, *extra):
+            started = time.monotonic()
+            self.manager.load_image(name)
+            self.say(f"loaded image {name} in {time.monotonic() - started:.0f} s")
 
     def teardown(self, keep: bool) -> None:
         """Delete the cluster only if this run created it and --keep-cluster was not given."""
         if not self.created or keep:
             why = "--keep-cluster given" if keep else "it existed before the run"
-            self.say(f"leaving the {self.choice.provider} cluster up ({why})")
+            self.say(f"leaving the cluster up ({why})")
             return
-        if self.choice.provider == "offline":
-            run([str(OFFLINE_CLI), "down"], self.say, 600, stream=True)
-        else:
-            self.manager.delete()
-        self.say(f"deleted the {self.choice.provider} cluster this run created")
+        self.manager.delete()
+        self.say("deleted the cluster this run created")
 
 
-def external_loader(kubeconfig: str, say: Say) -> list[str]:
-    """How to load images into an existing cluster: the offline cluster's CLI, kind or minikube by context name."""
-    offline = offline_kubeconfig(say)
-    if offline and Path(offline).resolve() == Path(kubeconfig).resolve():
-        use_offline_kubectl(say)
-        return ["offline"]
-    kubectl = shutil.which("kubectl") or "kubectl"
-    context = run([kubectl, "--kubeconfig", kubeconfig, "config", "current-context"], say, 60).strip()
-    if context.startswith("kind-") and shutil.which("kind"):
-        return ["kind", context.removeprefix("kind-")]
-    if (
-        shutil.which("minikube")
-        and subprocess.run(["minikube", "status", "-p", context], capture_output=True).returncode == 0
-    ):
-        return ["minikube", context]
-    return []
-
-
-def start(choice: Choice, factory: Callable[[str | None], Any], name: str, version: str | None, say: Say) -> LabCluster:
-    """Create or reuse the chosen cluster and return it with a record of whether this run created it."""
-    from pytest_kubernetes.options import ClusterOptions
-
-    say(f"cluster: {choice.provider} ({choice.reason})")
-    if choice.provider == "offline":
-        created = not offline_running(say)
-        if created:
-            try:
-                run([str(OFFLINE_CLI), "up"], say, 1800, stream=True)
-            except RuntimeError as exc:  # `up` saved its logs (it says where); take down what this run started
-                if "partially running" not in str(exc):  # ...but not a cluster someone else left half up
-                    run([str(OFFLINE_CLI), "down"], say, 600, stream=True)
-                raise
-        kubeconfig = use_offline_kubectl(say) or offline_kubeconfig(say)
-        manager = factory("external")(name, None, kubeconfig)
-        manager.create()
-        return LabCluster(Choice("offline", choice.reason, kubeconfig), manager, created, say)
+def start(choice: Choice, name: str, version: str | None, say: Say) -> LabCluster:
+    """Create or reuse the chosen cluster; the kind/kubectl binaries the offline build made go first on PATH."""
+    say(f"cluster: {choice.provider.__name__} ({choice.reason})")
+    prepend_path(tool_env().get("PATH_PREFIX", []))
     if choice.kubeconfig:
-        manager = factory(choice.provider)(name, None, choice.kubeconfig)
-        manager.create()
-        return LabCluster(choice, manager, False, say, external_loader(choice.kubeconfig, say))
-    manager = factory(choice.provider)(name)
-    existed = _exists(choice.provider, manager.cluster_name, manager)
-    if not version:
-        version = KIND_NODE_VERSION if choice.provider == "kind" else MINIKUBE_K8S_VERSION
-    verb = "reusing" if existed else "creating"
-    say(f"{verb} {choice.provider} cluster {manager.cluster_name} (Kubernetes {version})")
-    try:
-        manager.create(ClusterOptions(api_version=version, cluster_timeout=CLUSTER_TIMEOUT), timeout=120)
-    except Exception:
-        if not existed:  # a half-created cluster is still this run's: delete it
-            manager.delete()
-        raise
-    return LabCluster(choice, manager, not existed, say)
-
-
-def _exists(provider: str, cluster_name: str, manager: Any) -> bool:
-    """Whether the named kind/minikube cluster exists already (then the run reuses it and never deletes it)."""
-    if provider == "kind":
-        names = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
-        if cluster_name in names:
-            # pytest-kubernetes would otherwise try `kind create` on it; give it the existing cluster's kubeconfig.
-            path = Path(tempfile.mkstemp(prefix="lab-kind-", suffix=".kubeconfig")[1])
-            subprocess.run(
-                ["kind", "export", "kubeconfig", "--name", cluster_name, "--kubeconfig", str(path)], check=True
-            )
-            manager._cluster_options.kubeconfig_path = path
-            return True
-        return False
-    if provider.startswith("minikube"):
-        # A stopped profile exists too: the run starts it again but must not delete it afterwards.
-        done = subprocess.run(["minikube", "profile", "list", "-o", "json"], capture_output=True, text=True)
-        try:
-            profiles = json.loads(done.stdout or "{}")
-        except ValueError:
-            return False
-        names = {p.get("Name") for key in ("valid", "invalid") for p in profiles.get(key) or []}
-        return cluster_name in names
-    return False
+        manager, created = choice.provider.lab_start(name, version, say, choice.kubeconfig)
+    else:
+        manager, created = choice.provider.lab_start(name, version, say)
+    return LabCluster(choice, manager, created, say)

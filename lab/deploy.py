@@ -8,14 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.cluster import REPO
+import yaml
+
 from lab.kube import Kube
+from lab.offline import REPO
 from lab.probes import Probe
 
 MANIFESTS = REPO / "candidate-project" / "kubernetes"
 APPS = ("localstack", "producer", "consumer")
 SERVICES = ("producer", "consumer")
 DEFAULT_PROGRESS_DEADLINE = 600  # Deployment spec.progressDeadlineSeconds default
+
+
+def registry_images() -> tuple[str, ...]:
+    """Images the manifests would pull (imagePullPolicy other than Never): LocalStack's. The lab's machines reach no
+    registry, so the suite loads them into the cluster like its own images; the manifests stay the one owner."""
+    found: list[str] = []
+    for path in sorted(MANIFESTS.glob("*.y*ml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            spec = ((doc or {}).get("spec") or {}).get("template", {}).get("spec", {})
+            for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+                if container.get("imagePullPolicy") != "Never" and container["image"] not in found:
+                    found.append(container["image"])
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
-"""The lab's offline cluster (hack/offline-cluster) as the e2e suite drives it, and host commands with progress.
+"""The lab's offline cluster (hack/offline-cluster) as a pytest-kubernetes provider, and host commands with progress.
 
-The offline cluster is the CI stand-in for minikube/kind on machines without a registry. pytest-kubernetes does not
-know it, so the suite talks to its CLI: ``status`` (is it up?), ``up``/``down`` (only when the run owns it),
-``kubeconfig``, ``env`` (its kubectl first on PATH) and ``load-image``.
+The offline cluster runs Kubernetes as host processes for hosts where even kind's privileged node containers are
+impossible. pytest-kubernetes does not know it, so `OfflineClusterManager` is an `ExternalManagerBase` whose create,
+delete and image loading are the tool's ``up``, ``down`` and ``load-image``. Python reads only the tool's exit codes
+and JSON: ``status`` exits 0 when the node is Ready, ``kubeconfig`` prints one path, ``env --json`` one object.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pytest_kubernetes.providers.external import ExternalManagerBase
 
 REPO = Path(__file__).resolve().parent.parent
-OFFLINE_CLI = REPO / "hack" / "offline-cluster" / "offline-cluster"
+TOOL = REPO / "hack" / "offline-cluster" / "offline-cluster"
+STATUS_UP = 0  # `offline-cluster status` exit code when the API answers and the node is Ready
 
 Say = Callable[[str], None]
 
@@ -41,44 +46,63 @@ def run(argv: list[str], say: Say, timeout: float, env: dict[str, str] | None = 
     return out
 
 
-def offline_env(say: Say) -> dict[str, str]:
-    """KUBECONFIG and PATH as printed by ``offline-cluster env`` (its kubectl first on PATH)."""
-    text = run([str(OFFLINE_CLI), "env"], say, timeout=60)
-    found = dict(re.findall(r"\b(KUBECONFIG|PATH)=[\"']?([^\"';\n]+)", text))
-    env: dict[str, str] = {}
-    if "KUBECONFIG" in found:
-        env["KUBECONFIG"] = found["KUBECONFIG"]
-    if "PATH" in found:
-        head = [p for p in found["PATH"].split(":") if p and "$PATH" not in p and "${PATH}" not in p]
-        env["PATH_PREFIX"] = ":".join(head)
-    return env
+def tool_env(*sections: str) -> dict[str, Any]:
+    """``offline-cluster env --json [SECTION...]``: KUBECONFIG (offline cluster up), PATH_PREFIX, LAB_* values."""
+    done = subprocess.run([str(TOOL), "env", "--json", *sections], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"offline-cluster env --json exited {done.returncode}: {done.stderr.strip()}")
+    return dict(json.loads(done.stdout))
 
 
-def use_offline_kubectl(say: Say) -> str | None:
-    """Put the offline cluster's kubectl first on PATH (pytest-kubernetes finds kubectl with `which`)."""
-    env = offline_env(say)
-    prefix = env.get("PATH_PREFIX")
-    if prefix and not os.environ.get("PATH", "").startswith(prefix):
-        os.environ["PATH"] = f"{prefix}:{os.environ.get('PATH', '')}"
-    return env.get("KUBECONFIG")
+def prepend_path(dirs: list[str]) -> None:
+    """Put DIRS first on this process's PATH (pytest-kubernetes finds kubectl, kind and minikube with `which`)."""
+    current = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([*dirs, *[p for p in current if p not in dirs]])
 
 
-def offline_running(say: Say) -> bool:
-    """Up means: the API answers and the node is Ready, as ``offline-cluster status`` reports it."""
-    done = subprocess.run([str(OFFLINE_CLI), "status"], capture_output=True, text=True, timeout=60)
-    up = done.returncode == 0 and "Ready=True" in done.stdout
-    say(f"offline cluster {'is up' if up else 'is not up'}")
-    return up
+def offline_running() -> bool:
+    """Up means what ``offline-cluster status`` says with its exit code: the API answers and the node is Ready."""
+    done = subprocess.run([str(TOOL), "status"], capture_output=True, text=True, timeout=60)
+    return done.returncode == STATUS_UP
 
 
-def offline_kubeconfig(say: Say) -> str:
-    """The kubeconfig ``up`` wrote, or "" when the CLI is absent or the cluster was never brought up."""
-    if not OFFLINE_CLI.exists():
+def offline_kubeconfig() -> str:
+    """The kubeconfig ``up`` wrote, or "" when the tool is absent or the cluster is not up."""
+    if not TOOL.exists():
         return ""
-    try:
-        return run([str(OFFLINE_CLI), "kubeconfig"], say, 60).strip().splitlines()[-1]
-    except (RuntimeError, IndexError):
-        return ""
+    done = subprocess.run([str(TOOL), "kubeconfig"], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+class OfflineClusterManager(ExternalManagerBase):
+    """pytest-kubernetes' external provider for the offline cluster: ``up`` to create, ``down`` to delete."""
+
+    lab_say: Say = staticmethod(print)
+
+    @classmethod
+    def lab_start(cls, name: str, version: str | None, say: Say) -> tuple[OfflineClusterManager, bool]:
+        """Bring the cluster up unless it runs already (the version is the build's); its kubectl first on PATH."""
+        created = not offline_running()
+        say(f"offline cluster {'is not up: starting it' if created else 'is up: reusing it'}")
+        if created:
+            try:
+                run([str(TOOL), "up"], say, 1800, stream=True)
+            except RuntimeError as exc:  # `up` saved its logs; take down what this run started...
+                if "partially running" not in str(exc):  # ...but not a cluster someone else left half up
+                    run([str(TOOL), "down"], say, 600, stream=True)
+                raise
+        prepend_path(tool_env("offline").get("PATH_PREFIX", []))
+        manager = cls(name, None, offline_kubeconfig())
+        manager.lab_say = say
+        manager.create()
+        return manager, created
+
+    def load_image(self, *images: str) -> None:
+        """``offline-cluster load-image`` (skips images containerd already holds)."""
+        run([str(TOOL), "load-image", *images], self.lab_say, 600)
+
+    def delete(self) -> None:
+        run([str(TOOL), "down"], self.lab_say, 600, stream=True)
 
 
 def stderr_say(text: str) -> None:

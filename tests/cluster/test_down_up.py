@@ -10,6 +10,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.offline
+
+TOOL = Path(__file__).resolve().parents[2] / "hack" / "offline-cluster" / "offline-cluster"
+STATUS_DOWN = 3  # `offline-cluster status` exit code when the cluster is not up (lib/status.sh)
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]
 NODE_IP = "10.250.250.1"
 
@@ -43,6 +49,14 @@ def all_processes() -> dict[int, tuple[str | None, str]]:
     return table
 
 
+def same_mount_namespace(pid: int) -> bool:
+    """A process of this host's containerd, not one inside a container (a kind or minikube node has its own)."""
+    try:
+        return Path(f"/proc/{pid}/ns/mnt").readlink() == Path("/proc/self/ns/mnt").readlink()
+    except OSError:
+        return False
+
+
 def run(*cmd: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
@@ -63,7 +77,11 @@ def test_down_leaves_nothing_running_and_up_works_again(cli, lab_state, kube):
     assert survivors == {}, f"still running after down: {survivors}"
     strays = {pid: cmd for pid, (exe, cmd) in all_processes().items() if exe in binaries}
     assert strays == {}, f"cluster binaries still running after down: {strays}"
-    shims = {pid: cmd for pid, (_, cmd) in all_processes().items() if "containerd-shim" in cmd and "k8s.io" in cmd}
+    shims = {
+        pid: cmd
+        for pid, (_, cmd) in all_processes().items()
+        if "containerd-shim" in cmd and "k8s.io" in cmd and same_mount_namespace(pid)  # not a kind node's own
+    }
     assert shims == {}, f"pod shims left after down: {shims}"
 
     assert run("ip", "link", "show", "cni0").returncode != 0, "cni0 bridge left after down"
@@ -73,7 +91,9 @@ def test_down_leaves_nothing_running_and_up_works_again(cli, lab_state, kube):
         assert leftovers == [], f"{save}: {leftovers[:5]}"
     mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(lab_state) in line]
     assert mounts == [], f"mounts left under {lab_state}: {mounts[:5]}"
-    status = {line.split()[0]: line.split()[1] for line in cli("status").splitlines() if line.strip()}
+    done = run(str(TOOL), "status")
+    assert done.returncode == STATUS_DOWN, f"status after down exited {done.returncode}, not {STATUS_DOWN}"
+    status = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line.strip()}
     assert {name: status.get(name) for name in COMPONENTS} == dict.fromkeys(COMPONENTS, "stopped")
 
     cli("up", timeout=600)

@@ -11,7 +11,9 @@ import yaml
 
 def test_node_is_ready_and_reports_the_pinned_version(kube, k8s_version):
     nodes = kube.json("get", "nodes")["items"]
-    assert len(nodes) == 1, f"expected the single offline node, got {[n['metadata']['name'] for n in nodes]}"
+    assert len(nodes) == 1, (
+        f"expected the one node of the cluster under test, got {[n['metadata']['name'] for n in nodes]}"
+    )
     status = nodes[0]["status"]
     ready = {c["type"]: c["status"] for c in status["conditions"]}["Ready"]
     assert ready == "True"

@@ -3,8 +3,9 @@
 Reusable pieces (the fault catalogue in tests/e2e/faults builds on them — do not rewrite them there):
 
 - ``cluster``        session. `lab.cluster.LabCluster`: pytest-kubernetes manager of the chosen cluster
-                     (``--k8s-kubeconfig-override`` / ``--k8s-provider`` / else minikube, kind, offline cluster),
-                     images built and loaded. Deleted at the end only if the run created it and no ``--keep-cluster``.
+                     (``--k8s-kubeconfig-override`` / ``--k8s-provider`` / in tox or CI else minikube, kind, offline
+                     cluster), the services' images built and loaded, LocalStack's image loaded (nothing is pulled).
+                     Deleted at the end only if the run created it and no ``--keep-cluster``.
 - ``kubectl``        session. `lab.kube.Kube` without a namespace: ``kubectl("get", "nodes")``; ``.in_namespace(ns)``.
 - ``artifacts``      session. `lab.artifacts.RunArtifacts` (``--lab-artifacts``/<run>/): ``dump_namespace``, ``record``.
 - ``namespace``      module. A fresh namespace ``lab-<module>-<hex>``; on any failure in the module its events,
@@ -30,7 +31,7 @@ import pytest
 from lab import cluster as lab_cluster
 from lab.artifacts import RunArtifacts
 from lab.aws import Aws, localstack
-from lab.deploy import Lab
+from lab.deploy import Lab, registry_images
 from lab.kube import Kube
 from lab.offline import stderr_say
 
@@ -66,23 +67,28 @@ def artifacts(pytestconfig) -> RunArtifacts:
     return run_artifacts(pytestconfig)
 
 
-@pytest.fixture(scope="session")
-def cluster(pytestconfig, k8s_manager) -> Iterator[lab_cluster.LabCluster]:
-    """The run's cluster, chosen and started once, with the producer and consumer images built and loaded."""
-    say = sayer(pytestconfig)
-    options = {
-        "provider": pytestconfig.getoption("k8s_provider"),
-        "kubeconfig_override": pytestconfig.getoption("k8s_kubeconfig_override"),
-        "kubeconfig": pytestconfig.getoption("k8s_kubeconfig"),
+def cluster_options(config: pytest.Config) -> dict:
+    """pytest-kubernetes' cluster options as `lab.cluster.choose` reads them."""
+    return {
+        "provider": config.getoption("k8s_provider"),
+        "kubeconfig_override": config.getoption("k8s_kubeconfig_override"),
+        "kubeconfig": config.getoption("k8s_kubeconfig"),
     }
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig) -> Iterator[lab_cluster.LabCluster]:
+    """The run's cluster, chosen and started once, with the services' and LocalStack's images in it."""
+    say = sayer(pytestconfig)
     name = pytestconfig.getoption("k8s_cluster_name")
     name = "resiliency-lab" if name == "pytest" else name  # pytest-kubernetes' default would give "pytest-pytest"
     started = time.monotonic()
-    lab = lab_cluster.start(lab_cluster.choose(options), k8s_manager, name, pytestconfig.getoption("k8s_version"), say)
+    choice = lab_cluster.choose(cluster_options(pytestconfig))
+    lab = lab_cluster.start(choice, name, pytestconfig.getoption("k8s_version"), say)
     say(f"cluster ready in {time.monotonic() - started:.0f} s: kubeconfig {lab.manager.kubeconfig}")
     try:
         lab.build_images()
-        lab.load_images()
+        lab.load_images(extra=registry_images())
         yield lab
     finally:
         lab.teardown(keep=pytestconfig.getoption("keep_cluster"))

@@ -5,6 +5,8 @@
 # and etcd's point at sibling directories (../api, ../client/v3) absent from the module zip, so
 # each module is copied, those replaces are dropped (go.mod already requires the same
 # published versions) and it is built in place. Sourced by ../offline-cluster; needs common.sh.
+# Two versions are built: ETCD_VERSION runs the offline cluster; kubeadm's own etcd image needs the
+# version kubeadm names (lib/build-k8s-images.sh calls `ETCD_VERSION=<that> etcd_build`).
 set -euo pipefail
 
 etcd_bin_dir() { echo "${LAB_CACHE}/etcd-${ETCD_VERSION}/bin"; }

@@ -74,7 +74,7 @@ debian_mirror() {
 
 # debootstrap a minimal SUITE into ROOT with extra PACKAGES (comma separated).
 rootfs_debootstrap() {
-  local suite=$1 root=$2 packages=$3 dlog="${LAB_CACHE}/logs/debootstrap-$1.log"
+  local suite=$1 root=$2 packages=$3 dlog="${LAB_CACHE}/logs/debootstrap-$1-${2##*.}.log"
   mkdir -p "${LAB_CACHE}/logs"
   log "images: debootstrap ${suite} (+${packages}), log ${dlog}"
   debootstrap --variant=minbase --include="${packages}" "${suite}" "${root}" "$(debian_mirror debian)" \

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build the pinned Kubernetes server binaries from the k8s.io/kubernetes Go module.
+# Build the pinned Kubernetes binaries from the k8s.io/kubernetes Go module: the offline cluster's
+# host processes, and kubeadm for the kind/minikube node images (lib/build-k8s-images.sh).
 # Why: no registry is reachable, so release tarballs and node images are out; the Go module
 # proxy is. The module zip lacks ./staging, so its replaces are pointed at the published
 # k8s.io/<name> v0.<minor>.<patch> modules. Sourced by ../offline-cluster; needs common.sh.
 set -euo pipefail
 
-k8s_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+k8s_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kubeadm)
+
+k8s_bin_dir() { echo "${LAB_CACHE}/k8s-${K8S_VERSION}/bin"; }
 
 k8s_src_dir() { echo "${LAB_CACHE}/src/kubernetes-${K8S_VERSION}"; }
 
@@ -38,7 +41,8 @@ k8s_ldflags() {
 }
 
 k8s_build() {
-  local out="${LAB_CACHE}/k8s-${K8S_VERSION}/bin" c missing=()
+  local out c missing=()
+  out=$(k8s_bin_dir)
   for c in "${k8s_components[@]}"; do [[ -x "${out}/${c}" ]] || missing+=("${c}"); done
   if ((${#missing[@]} == 0)); then log "k8s: ${K8S_VERSION} binaries cached in ${out}"; return 0; fi
   k8s_prepare_source

@@ -19,6 +19,25 @@ source "${OC_DIR}/lib/build-coredns.sh"
 source "${OC_DIR}/lib/build-crictl.sh"
 # shellcheck source=build-pause.sh
 source "${OC_DIR}/lib/build-pause.sh"
+# shellcheck source=build-k8s-images.sh
+source "${OC_DIR}/lib/build-k8s-images.sh"
+
+# Further build steps (e.g. a provider's node image) live in lib/build-*.sh files that add
+# "NAME FUNCTION" entries here; they run after the Kubernetes images, in file-name order.
+BUILD_EXTRA_STEPS=()
+build_source_extras() {
+  local f
+  for f in "${OC_DIR}"/lib/build-*.sh; do
+    case "${f##*/}" in
+      build-images.sh | build-localstack.sh | build-k8s.sh | build-etcd.sh | build-coredns.sh | build-crictl.sh \
+        | build-pause.sh | build-k8s-images.sh) ;;
+      *)
+        # shellcheck source=/dev/null
+        source "${f}" ;;
+    esac
+  done
+}
+build_source_extras
 
 # Run one step and record its duration: build_step NAME FUNCTION [ARGS...]
 build_step() {
@@ -33,11 +52,15 @@ build_go_binaries() {
   build_step etcd etcd_build
   build_step coredns-binary coredns_build
   build_step crictl crictl_build
+  build_step kind kind_build
 }
 
+# The debootstrapped bases of the kind node and of kube-proxy wait on downloads too: this group.
 build_base_images() {
   build_step python-base-image python_base_image
   build_step localstack-image localstack_image
+  build_step iptables-base-image k8s_iptables_base_image
+  build_step kind-base-image kind_base_image
 }
 
 # Run both groups as background jobs (so `set -e` still applies inside them); fail if either does.
@@ -78,6 +101,12 @@ build_all() {
   fi
   build_step pause-image pause_image
   build_step coredns-image coredns_image
+  build_step k8s-images k8s_images
+  local extra
+  for extra in "${BUILD_EXTRA_STEPS[@]}"; do
+    # shellcheck disable=SC2086 # "NAME FUNCTION" splits into the step's name and function
+    build_step ${extra}
+  done
   build_summary "$((SECONDS - t0))"
   rm -f "${BUILD_TIMES}"
 }

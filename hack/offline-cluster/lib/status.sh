@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `status`: one line per component, then whether the API answers and the node is Ready.
+# Exit code (what programs read): 0 = the API answers and the node is Ready, 3 = not (like `systemctl is-active`).
 set -euo pipefail
 
 oc_rss_mib() { awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -41,6 +42,7 @@ oc_status() {
   else
     printf '%-24s %s\n' api "not answering"
   fi
+  [[ "${ready:-}" == True ]] || return 3
 }
 
 # All components alive and the API ready: the cluster is up.

@@ -1,11 +1,18 @@
 """Which cluster the e2e suite picks (lab/cluster.py `choose`), and the helpers of lab/kube.py and lab/artifacts.py."""
 
 import json
+import os
+import shlex
 import subprocess
+import sys
 
-from lab import cluster
+import pytest
+import yaml
+
+from lab import cluster, providers
 from lab.artifacts import safe_name
 from lab.cluster import choose
+from lab.deploy import registry_images
 from lab.kube import holds, wait_for
 
 
@@ -13,33 +20,82 @@ def installed(*names):
     return lambda name: f"/usr/bin/{name}" if name in names else None
 
 
+TOX = {"TOX_ENV_NAME": "e2e"}
+NOTHING = installed()
+
+
+def pick(options, which=NOTHING, env=TOX, offline_up=False):
+    return choose(options, which, env, lambda: offline_up)
+
+
 def test_existing_cluster_override_wins_over_everything():
-    choice = choose({"kubeconfig_override": "/k/config", "provider": None}, installed("minikube", "kind"))
-    assert (choice.provider, choice.kubeconfig) == ("external", "/k/config")
+    choice = pick({"kubeconfig_override": "/k/config", "provider": None}, installed("minikube", "kind"))
+    assert (choice.provider, choice.kubeconfig) == (cluster.LabExternalManager, "/k/config")
     assert "--k8s-kubeconfig-override" in choice.reason
 
 
 def test_plain_kubeconfig_option_also_means_external():
-    choice = choose({"kubeconfig": "/k/config"}, installed())
-    assert choice.provider == "external" and "--k8s-kubeconfig " in choice.reason + " "
+    choice = pick({"kubeconfig": "/k/config"})
+    assert choice.provider is cluster.LabExternalManager and "--k8s-kubeconfig " in choice.reason + " "
 
 
-def test_explicit_provider_is_used():
-    assert choose({"provider": "Kind"}, installed("minikube")).provider == "kind"
+def test_explicit_provider_is_used_even_outside_tox():
+    assert pick({"provider": "Kind"}, installed("minikube"), env={}).provider is providers.LabKindManager
+
+
+def test_unknown_provider_is_refused():
+    with pytest.raises(ValueError, match="the lab runs on"):
+        pick({"provider": "k3d"})
 
 
 def test_minikube_first_when_nothing_is_given():
-    assert choose({}, installed("minikube", "kind")).provider == "minikube"
+    assert pick({}, installed("minikube", "kind")).provider is providers.LabMinikubeManager
 
 
 def test_kind_when_minikube_is_missing():
-    assert choose({}, installed("kind")).provider == "kind"
+    assert pick({}, installed("kind")).provider is providers.LabKindManager
 
 
 def test_offline_cluster_when_neither_is_installed():
-    choice = choose({}, installed())
-    assert choice.provider == "offline"
-    assert "offline-cluster" in choice.reason
+    choice = pick({}, env={"CI": "true"})
+    assert choice.provider is cluster.OfflineClusterManager
+
+
+def test_bare_pytest_without_a_cluster_names_what_to_run_instead_of_starting_one():
+    with pytest.raises(ValueError) as err:
+        pick({}, installed("minikube", "kind"), env={})
+    assert str(err.value) == cluster.NO_CLUSTER and "\n" not in str(err.value)
+    assert "tox -e e2e" in str(err.value)
+
+
+def test_bare_pytest_uses_an_offline_cluster_that_is_already_up():
+    assert pick({}, env={}, offline_up=True).provider is cluster.OfflineClusterManager
+
+
+def test_kind_and_minikube_versions_are_given_without_the_v_pytest_kubernetes_adds():
+    assert providers.api_version("v1.34.12") == providers.api_version("1.34.12") == "1.34.12"
+    assert providers.api_version(None) == providers.pinned("K8S_VERSION").removeprefix("v")
+
+
+def test_the_only_image_the_manifests_would_pull_is_localstack():
+    assert registry_images() == (providers.pinned("LOCALSTACK_IMAGE"),)
+
+
+def test_bare_pytest_of_cluster_tests_stops_with_one_line(tmp_path):
+    """No provider, no kubeconfig, not tox or CI, no offline cluster up: exit 4 and one line, nothing started."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TOX_ENV_NAME", "CI")}
+    env["LAB_STATE"] = str(tmp_path / "state")  # an offline cluster that is certainly not up
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-k", "liveness", "-p", "no:cacheprovider"],
+        cwd=cluster.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "no cluster given" in line]
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
+    assert errors == [f"ERROR: {cluster.NO_CLUSTER}"]
 
 
 def test_wait_for_returns_the_first_truthy_value():
@@ -78,11 +134,25 @@ def fake_run(stdout):
 
 def test_a_stopped_minikube_profile_counts_as_existing_so_the_run_never_deletes_it(monkeypatch):
     profiles = {"valid": [{"Name": "pytest-resiliency-lab", "Status": "Stopped"}], "invalid": []}
-    monkeypatch.setattr(cluster.subprocess, "run", fake_run(json.dumps(profiles)))
-    assert cluster._exists("minikube", "pytest-resiliency-lab", manager=None)
-    assert not cluster._exists("minikube", "other", manager=None)
+    monkeypatch.setattr(providers.subprocess, "run", fake_run(json.dumps(profiles)))
+    assert providers.minikube_profiles() == {"pytest-resiliency-lab"}
 
 
-def test_kind_cluster_absent_means_the_run_creates_it(monkeypatch):
-    monkeypatch.setattr(cluster.subprocess, "run", fake_run("kind\nsomething-else\n"))
-    assert not cluster._exists("kind", "pytest-resiliency-lab", manager=None)
+def e2e_arguments(line: str, variables: dict[str, str]) -> list[str]:
+    """The pytest arguments of a `tox -e e2e -- ARGS` command line, variables expanded."""
+    for name, value in variables.items():
+        line = line.replace(f'"${{{name}}}"', value).replace(f"${{{name}}}", value)
+    return shlex.split(line.split(" -- ", 1)[1])
+
+
+def test_ci_runs_the_same_kind_e2e_line_as_the_github_workflow():
+    """.ci/run and .github/workflows/e2e.yml: same tox arguments, same pinned Kubernetes version."""
+    workflow = yaml.safe_load((cluster.REPO / ".github" / "workflows" / "e2e.yml").read_text())
+    job = workflow["jobs"]["e2e-kind"]
+    (step,) = [s for s in job["steps"] if s.get("name") == "e2e suite on kind"]
+    assert job["env"]["K8S_VERSION"] == providers.pinned("K8S_VERSION")
+    ci = (cluster.REPO / ".ci" / "run").read_text()
+    (line,) = [ln for ln in ci.splitlines() if "phase e2e-kind " in ln]
+    variables = {"K8S_VERSION": providers.pinned("K8S_VERSION")}
+    assert e2e_arguments(line, variables) == e2e_arguments(step["run"], variables)
+    assert e2e_arguments(line, variables) == ["--k8s-provider=kind", f"--k8s-version={variables['K8S_VERSION']}"]
