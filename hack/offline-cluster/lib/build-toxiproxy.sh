@@ -7,7 +7,6 @@
 # build-images.sh (the image step also needs the python:3.11-slim stand-in as its base).
 set -euo pipefail
 
-TOXIPROXY_VERSION=${TOXIPROXY_VERSION:-v2.5.0}
 TOXIPROXY_IMAGE="lab/toxiproxy:${TOXIPROXY_VERSION}"
 TOXIPROXY_MODULE=github.com/Shopify/toxiproxy/v2
 
@@ -58,3 +57,6 @@ toxiproxy_image() {
   key+="-$(cat "$(toxiproxy_bin_dir)"/toxiproxy-server "$(toxiproxy_bin_dir)"/toxiproxy-cli | sha256sum | cut -c1-8)"
   image_ensure "${TOXIPROXY_IMAGE}" "${key}" toxiproxy_image_recipe
 }
+
+# Registered with build.sh: runs after the Kubernetes images (needs the python:3.11-slim stand-in).
+BUILD_EXTRA_STEPS+=("toxiproxy-image toxiproxy_image")
