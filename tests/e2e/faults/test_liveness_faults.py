@@ -30,20 +30,20 @@ def test_liveness_fault_recovers_without_losing_messages(deployed_lab, aws, logs
     injections = [break_liveness(lab, app, fault) for app in SERVICES]
     judgements = {}
     try:
-        for injection in injections:
+        for injection in injections:  # judged at once: a patched pod is killed again ~15 s after its restart
             await_restart(lab, injection)
+            logs.scan()  # attach to the new generation now; the killed one's stream has ended
+            killed = logs.generation_text(injection.pod, injection.restarts_before)
+            judgements[injection.app] = examine(lab, injection, killed)
         for injection in injections:
             readiness = lab.probe(injection.app, "readinessProbe")
             lab.kube.wait(
                 "condition=Ready", readiness.initial_delay + readiness.ready_deadline(), f"pod/{injection.pod}"
             )
-            logs.scan()  # attach to the new generation now, so the killed one's log is settled
-            killed = logs.generation_text(injection.pod, injection.restarts_before)
-            judgement = examine(lab, injection, killed)
+            judgement = judgements[injection.app]
             pod = lab.kube.json("get", "pod", injection.pod)
             judgement.recovery.restarted = started_at(pod, injection.app)
             judgement.recovery.ready = ready_since(pod)
-            judgements[injection.app] = judgement
     finally:
         if fault in PATCHED:  # a patched probe keeps failing: put the manifests back
             for app in SERVICES:

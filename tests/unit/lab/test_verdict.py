@@ -88,3 +88,20 @@ def test_ledger_problems_name_every_kind_of_hidden_failure():
     found = " | ".join(ledger_problems(ledger.add_dlq(['{"id": "a"}']).check()))
     for what in ("lost", "never published", "DLQ", "could not be read", "sequence gaps"):
         assert what in found, found
+
+
+def test_docs_state_the_tolerance_and_the_hung_worker_earliest_from_the_owners():
+    """docs/report.md's figures come from the constant and from the services' own config on the manifests' env."""
+    import yaml
+
+    from lab.cluster import REPO
+    from lab.services import config_of, container_env
+
+    text = (REPO / "docs" / "report.md").read_text()
+    assert f"excess < {DETECTION_TOLERANCE_SECONDS:g} s (`DETECTION_TOLERANCE_SECONDS`" in text
+    for app in ("consumer", "producer"):
+        docs = yaml.safe_load_all((REPO / "candidate-project" / "kubernetes" / f"{app}.yaml").read_text())
+        deployment = next(d for d in docs if d and d.get("kind") == "Deployment")
+        config = config_of(app, container_env(deployment["spec"]["template"]["spec"], app))
+        age, gap = config.common.heartbeat_max_age, config.longest_beat_gap
+        assert f"{age:g} − {gap:g} = {age - gap:g} s for the {app}" in text
