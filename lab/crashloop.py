@@ -19,9 +19,10 @@ import json
 from dataclasses import dataclass, field
 
 from lab.deploy import Lab
-from lab.kube import parse_time, wait_for
+from lab.kube import wait_for
 from lab.liveness import RENAMED_PATH
 from lab.probes import RESTART_SLACK_SECONDS, Probe
+from lab.times import parse_time
 
 # The probe the persistent failure uses: path that 404s, probed at once, every second, first failure restarts.
 FAST_FAILING = {"initialDelaySeconds": 0, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 1}
@@ -54,7 +55,7 @@ class Backoff:
         for before, after in zip(starts, starts[1:], strict=False):
             if self.finished[before] is None:
                 break
-            out.append((parse_time(after) - parse_time(self.finished[before])).total_seconds())
+            out.append(parse_time(after) - parse_time(self.finished[before]))
         return out
 
     def complete(self) -> bool:

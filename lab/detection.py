@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lab.ledger import parse_events, parse_time
-from lab.timeline import ProbeSettings, Recovery, occurrences, probe_results, restart_decision
+from lab.ledger import parse_events
+from lab.timeline import Recovery, occurrences, probe_results, restart_decision
+from lab.times import parse_time
 
 if TYPE_CHECKING:
     from lab.liveness import Injection
@@ -71,13 +72,12 @@ def judge(injection: Injection, killed_log: str, status: dict, events: list[dict
     the container's status after the restart; ``events``: the pod's events."""
     name = f"liveness {injection.fault} ({injection.app})"
     probe = injection.probe
-    settings = ProbeSettings(probe.initial_delay, probe.period, probe.timeout, probe.failure_threshold)
     injected = fault_time(injection, killed_log)
     recovery = Recovery(
         name,
         injected=injected if injected is not None else injection.wall,
-        bound=settings.detection_bound(from_start=injection.from_start, extra=injection.extra),
-        earliest=settings.earliest_decision(from_start=injection.from_start, visible_after=injection.visible_after),
+        bound=probe.detection_bound(injection.extra, from_start=injection.from_start),
+        earliest=probe.earliest_decision(injection.visible_after, from_start=injection.from_start),
     )
     problems = []
     if injected is None:

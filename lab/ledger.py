@@ -14,28 +14,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+
+from lab.times import parse_time
 
 # kubectl logs --prefix puts "[pod/NAME/CONTAINER] " in front; --timestamps puts an RFC3339Nano stamp.
 _PREFIX = re.compile(r"^\[(?P<source>[^\]\s]+)\]\s")
 _STAMP = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\s")
-
-
-def parse_time(value: object) -> float | None:
-    """Unix seconds from a float, an int or an RFC3339 string (Kubernetes and CRI both use it), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # Python 3.11's fromisoformat takes at most microseconds; CRI stamps carry nanoseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

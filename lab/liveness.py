@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from lab.deploy import Lab
 from lab.detection import Judgement, fault_events, fault_time, judge
 from lab.kube import holds, wait_for
-from lab.ledger import parse_time
 from lab.probes import RESTART_SLACK_SECONDS, Probe
 from lab.services import live_config
+from lab.times import parse_time
 
 FAULTS = ("probe-path", "probe-port", "fault-switch", "hung-worker")
 PATCHED = ("probe-path", "probe-port")

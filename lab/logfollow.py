@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from lab.kube import Kube, KubectlError
-from lab.ledger import Ledger, parse_time, split_line
+from lab.ledger import Ledger, split_line
+from lab.times import parse_time
 
 MAX_ATTACH = 5  # re-attachments per container generation after a dropped stream
 

@@ -12,52 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from lab.ledger import parse_time, split_line
+from lab.kube import container_status
+from lab.ledger import split_line
+from lab.times import parse_time
 
-# Kubernetes' documented probe defaults, used when a field is absent from the spec.
-_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3}
 _ACCESS = re.compile(r'^(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) ')
 # Probe requests come from the node's address; `kubectl exec ... curl` from inside the pod comes from loopback.
 _LOCAL_CLIENTS = ("127.", "::1", "0.0.0.0")
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """The probe fields the detection bound depends on."""
-
-    initial_delay: float
-    period: float
-    timeout: float
-    failure_threshold: int
-
-    @classmethod
-    def from_probe(cls, probe: dict) -> ProbeSettings:
-        spec = {**_DEFAULTS, **{k: v for k, v in probe.items() if k in _DEFAULTS}}
-        return cls(
-            float(spec["initialDelaySeconds"]),
-            float(spec["periodSeconds"]),
-            float(spec["timeoutSeconds"]),
-            int(spec["failureThreshold"]),
-        )
-
-    def detection_bound(self, from_start: bool = False, extra: float = 0.0) -> float:
-        """Latest moment the kubelet may decide to restart, counted from the fault.
-
-        ``from_start``: the fault exists from container start (a patched probe), so the initial delay counts too.
-        ``extra``: time before the fault becomes visible at all (e.g. the heartbeat max age of a hung worker).
-        """
-        initial = self.initial_delay if from_start else 0.0
-        return initial + self.period * self.failure_threshold + self.timeout + extra
-
-    def earliest_decision(self, from_start: bool = False, visible_after: float = 0.0) -> float:
-        """Earliest moment the kubelet can decide to restart for this fault, counted from the fault.
-
-        It needs ``failureThreshold`` consecutive failures, one ``periodSeconds`` apart, the first no earlier than
-        the fault is visible (``visible_after``; plus the initial delay for a fault present from container start).
-        A restart sooner than this was caused by something else (a crash, an earlier fault's decision).
-        """
-        initial = self.initial_delay if from_start else 0.0
-        return initial + visible_after + self.period * (self.failure_threshold - 1)
 
 
 @dataclass(frozen=True)
@@ -114,13 +75,6 @@ def event_time(
             continue
         found += [t for t in occurrences(event) if t >= floor]
     return max(min(found), after) if found else None
-
-
-def container_status(pod: dict, container: str) -> dict:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == container:
-            return status
-    return {}
 
 
 def started_at(pod: dict, container: str) -> float | None:

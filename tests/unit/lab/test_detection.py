@@ -9,10 +9,10 @@ fails the new ones.
 import json
 
 from lab.detection import fault_events, judge, liveness_failures
-from lab.ledger import parse_time
 from lab.liveness import Injection
 from lab.probes import Probe
 from lab.timeline import Recovery
+from lab.times import parse_time
 from lab.verdict import detection_problems
 
 POD = "consumer-7d9f8c6b5-x2k4q"

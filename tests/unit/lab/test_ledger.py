@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from lab.ledger import Ledger, LossWindow, parse_events, parse_time, seq_gaps, split_line
+from lab.ledger import Ledger, LossWindow, parse_events, seq_gaps, split_line
+from lab.times import parse_time
 from lab.verdict import ledger_problems
 
 

@@ -2,9 +2,7 @@
 
 import pytest
 
-from lab.ledger import parse_time
 from lab.timeline import (
-    ProbeSettings,
     Recovery,
     event_time,
     first_after,
@@ -16,6 +14,7 @@ from lab.timeline import (
     restart_decision,
     started_at,
 )
+from lab.times import parse_time
 
 POD = "consumer-7d9f8c6b5-x2k4q"
 
@@ -87,18 +86,6 @@ POD_JSON = {
         ],
     },
 }
-
-
-def test_probe_settings_use_kubernetes_defaults_for_absent_fields():
-    settings = ProbeSettings.from_probe({"httpGet": {"path": "/health", "port": 5000}, "periodSeconds": 2})
-    assert settings == ProbeSettings(initial_delay=0, period=2, timeout=1, failure_threshold=3)
-
-
-def test_detection_bound_counts_initial_delay_only_from_container_start():
-    s = ProbeSettings(initial_delay=5, period=2, timeout=1, failure_threshold=3)
-    assert s.detection_bound() == 7
-    assert s.detection_bound(from_start=True) == 12
-    assert s.detection_bound(extra=30) == 37
 
 
 def test_event_time_skips_older_events_and_uses_last_time_of_an_aggregated_one():
@@ -195,13 +182,6 @@ def test_readiness_round_trip_needs_a_transition_after_the_outage():
     assert readiness_round_trip(before, pod_ready("True", "10:20"), outage) is None
     assert "not Ready again" in readiness_round_trip(before, pod_ready("False", "10:09"), outage)
     assert "not Ready before" in readiness_round_trip(pod_ready("False", "00:00"), pod_ready("True", "10:20"), outage)
-
-
-def test_earliest_decision_needs_threshold_failures_one_period_apart():
-    s = ProbeSettings(initial_delay=5, period=5, timeout=2, failure_threshold=3)
-    assert s.earliest_decision() == 10
-    assert s.earliest_decision(from_start=True) == 15
-    assert s.earliest_decision(visible_after=14) == 24
 
 
 def test_restart_decision_is_the_threshold_th_consecutive_failure_on_the_probe_path():

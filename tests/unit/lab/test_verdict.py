@@ -8,12 +8,11 @@ import pytest
 from lab.ledger import Ledger
 from lab.probes import Probe
 from lab.report import FaultRecord
-from lab.timeline import ProbeSettings, Recovery
+from lab.timeline import Recovery
 from lab.verdict import DETECTION_TOLERANCE_SECONDS, detection_problems, ledger_problems, problems
 
 # The manifests' liveness probe (5/5/2/3) and the consumer's grace period.
 PROBE = Probe(initial_delay=5, period=5, timeout=2, failure_threshold=3, success_threshold=1, grace=30)
-SETTINGS = ProbeSettings(5, 5, 2, 3)
 
 
 def fault_switch(detection: float) -> Recovery:
@@ -21,8 +20,8 @@ def fault_switch(detection: float) -> Recovery:
         "liveness fault-switch (consumer)",
         injected=1000.0,
         killed=1000.0 + detection,
-        bound=SETTINGS.detection_bound(),
-        earliest=SETTINGS.earliest_decision(),
+        bound=PROBE.detection_bound(from_start=False),
+        earliest=PROBE.earliest_decision(),
     )
 
 
@@ -42,10 +41,10 @@ def test_decision_long_after_the_bound_passed_the_old_wait_and_fails_now():
 
 
 def test_hung_worker_old_deadline_was_93_s_for_a_47_s_bound():
-    bound = SETTINGS.detection_bound(extra=30)
+    bound = PROBE.detection_bound(30, from_start=False)
     assert bound == 47
     assert PROBE.restart_deadline(30) + 1 == 93
-    late = Recovery("hung", injected=0.0, killed=80.0, bound=bound, earliest=SETTINGS.earliest_decision(0, 14))
+    late = Recovery("hung", injected=0.0, killed=80.0, bound=bound, earliest=PROBE.earliest_decision(14))
     assert old_await_restart_accepts(80.0, extra=30)
     assert detection_problems(late)
 
@@ -57,7 +56,7 @@ def test_excess_must_stay_below_the_tolerance(detection, fails):
 
 def test_decision_before_the_earliest_possible_one_is_not_this_fault():
     # Three failures 5 s apart need at least 10 s; a restart 3 s after the signal was decided by something else.
-    assert SETTINGS.earliest_decision() == 10
+    assert PROBE.earliest_decision() == 10
     assert detection_problems(fault_switch(3.0))
     assert not detection_problems(fault_switch(8.5))  # within the tolerance of 10 s
 
