@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 
 from lab.deploy import Lab
-from lab.kube import wait_for
+from lab.kube import container_spec, wait_for
 from lab.liveness import RENAMED_PATH
 from lab.probes import RESTART_SLACK_SECONDS, Probe
 from lab.times import parse_time
@@ -71,7 +71,7 @@ def persistent_liveness_failure(lab: Lab, app: str) -> tuple[str, Probe]:
     """
     old = {p["metadata"]["name"] for p in lab.kube.pods(app)}
     spec = lab.kube.deployment(app)["spec"]["template"]["spec"]
-    index = next(i for i, c in enumerate(spec["containers"]) if c["name"] == app)
+    index, _ = container_spec(spec, app)
     base = f"/spec/template/spec/containers/{index}/livenessProbe"
     ops = [{"op": "replace", "path": f"{base}/httpGet/path", "value": RENAMED_PATH}]
     ops += [{"op": "replace", "path": f"{base}/{key}", "value": value} for key, value in FAST_FAILING.items()]

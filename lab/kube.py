@@ -95,6 +95,17 @@ class Kube:
         self("wait", *target, f"--for={condition}", f"--timeout={int(timeout)}s", timeout=timeout + 10)
 
 
+def container_spec(pod_spec: dict, container: str) -> tuple[int, dict]:
+    """Index and spec of one container in a pod spec (Deployment ``spec.template.spec`` or Pod ``spec``).
+
+    The index is what a JSON patch needs (``/spec/template/spec/containers/<index>/...``).
+    """
+    for index, item in enumerate(pod_spec.get("containers") or []):
+        if item.get("name") == container:
+            return index, item
+    raise LookupError(f"no container named {container!r}")
+
+
 def container_status(pod: dict, container: str) -> dict:
     """The status of one container in a pod object as the API returns it ({} when it has none yet)."""
     for status in (pod.get("status") or {}).get("containerStatuses") or []:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from lab.deploy import Lab
 from lab.detection import Judgement, fault_events, fault_time, judge
-from lab.kube import holds, wait_for
+from lab.kube import container_spec, holds, wait_for
 from lab.probes import RESTART_SLACK_SECONDS, Probe
 from lab.services import live_config
 from lab.times import parse_time
@@ -86,13 +86,13 @@ def break_liveness(lab: Lab, app: str, fault: str) -> Injection:
 def probe_patch(lab: Lab, app: str, fault: str) -> list[dict]:
     """JSON patch that points ``app``'s liveness probe at a path that 404s or a port nothing listens on."""
     spec = lab.kube.deployment(app)["spec"]["template"]["spec"]
-    index = next(i for i, c in enumerate(spec["containers"]) if c["name"] == app)
+    index, container = container_spec(spec, app)
     base = f"/spec/template/spec/containers/{index}/livenessProbe/httpGet"
     if fault == "probe-path":
         return [{"op": "replace", "path": f"{base}/path", "value": RENAMED_PATH}]
-    port = spec["containers"][index]["livenessProbe"]["httpGet"]["port"]
+    port = container["livenessProbe"]["httpGet"]["port"]
     if isinstance(port, str):  # a named port: resolve it, then move one up
-        port = next(p["containerPort"] for p in spec["containers"][index].get("ports", []) if p.get("name") == port)
+        port = next(p["containerPort"] for p in container.get("ports", []) if p.get("name") == port)
     return [{"op": "replace", "path": f"{base}/port", "value": int(port) + 1}]
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lab.kube import container_spec
+
 # Kubernetes' documented defaults (core/v1 Probe) for fields the manifest may leave out.
 DEFAULT_INITIAL_DELAY = 0
 DEFAULT_PERIOD = 10
@@ -75,12 +77,10 @@ class Probe:
     @classmethod
     def from_pod_template(cls, template_spec: dict, container: str, kind: str = "livenessProbe") -> Probe:
         """Build from a pod spec (Deployment ``spec.template.spec`` or Pod ``spec``) for one container's probe."""
-        for item in template_spec.get("containers", []):
-            if item.get("name") == container:
-                if kind not in item:
-                    raise LookupError(f"container {container!r} has no {kind}")
-                return cls.from_spec(item[kind], template_spec.get("terminationGracePeriodSeconds"))
-        raise LookupError(f"no container named {container!r}")
+        _, item = container_spec(template_spec, container)
+        if kind not in item:
+            raise LookupError(f"container {container!r} has no {kind}")
+        return cls.from_spec(item[kind], template_spec.get("terminationGracePeriodSeconds"))
 
     def detection_bound(self, extra: float = 0.0, from_start: bool = True) -> float:
         """``initialDelaySeconds + periodSeconds × failureThreshold + timeoutSeconds`` (+ ``extra``, the time before

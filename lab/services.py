@@ -12,14 +12,13 @@ import importlib
 from typing import Any
 
 from lab.deploy import SERVICES, Lab
+from lab.kube import container_spec
 
 
 def container_env(template_spec: dict, container: str) -> dict[str, str]:
     """The literal env values of one container (``valueFrom`` entries are left out: the config code has defaults)."""
-    for item in template_spec.get("containers", []):
-        if item.get("name") == container:
-            return {e["name"]: str(e["value"]) for e in item.get("env", []) if "value" in e}
-    raise LookupError(f"no container named {container!r}")
+    _, item = container_spec(template_spec, container)
+    return {e["name"]: str(e["value"]) for e in item.get("env", []) if "value" in e}
 
 
 def config_of(app: str, env: dict[str, str]) -> Any:
