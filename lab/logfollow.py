@@ -40,8 +40,14 @@ class LogFollower:
         self._procs: dict[tuple[str, int], subprocess.Popen] = {}
         self._files: dict[tuple[str, int], Path] = {}
         self._attempts: dict[tuple[str, int], int] = {}
-        # Container generations whose lines could not be read: "pod generation N: why".
+        # Container generations whose lines could not be read while following: "pod generation N: why". They fail
+        # every ledger of the namespace from then on.
         self.unreadable: list[str] = []
+        # Generations already gone when the follower started (a pod restarted twice during the deployment): no test
+        # message existed yet, and whatever they published or consumed still shows as unknown or lost in the
+        # ledger, so they are reported (`missed_before_start`), not counted as a failed read.
+        self.missed_before_start: list[str] = []
+        self._started = False
         # (time, app, any pod of app Ready) whenever that changes: the report's readiness lane, 1 scan resolution.
         self.readiness: list[tuple[float, str, bool]] = []
         # Messages the tests published themselves (``published`` events): part of every ledger of this namespace,
@@ -53,6 +59,7 @@ class LogFollower:
 
     def __enter__(self) -> LogFollower:
         self.scan()  # attach synchronously once, so nothing logged from here on is missed
+        self._started = True
         self._thread.start()
         return self
 
@@ -162,8 +169,9 @@ class LogFollower:
 
     def _unreadable(self, pod: str, generation: int, why: str) -> None:
         entry = f"{pod} generation {generation}: {why}"
-        if entry not in self.unreadable:
-            self.unreadable.append(entry)
+        found = self.unreadable if self._started else self.missed_before_start
+        if entry not in found:
+            found.append(entry)
         self._files.setdefault((pod, generation), self._path(pod, generation, ".unreadable"))
 
     def generation_texts(self) -> dict[tuple[str, int], str]:

@@ -43,6 +43,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
     """Every producer/consumer log line of the module's namespace, kept across pod deletions and restarts."""
     with LogFollower(deployed_lab.kube, artifacts.folder(f"logs-{deployed_lab.namespace}")) as follower:
+        if follower.missed_before_start:  # restarts during the deployment (e.g. a starved node): visible, not hidden
+            artifacts.record("log_generations_missed_before_start", generations=follower.missed_before_start)
         yield follower
 
 

@@ -117,8 +117,14 @@ def test_unreadable_previous_generation_fails_the_ledger(fake_kubectl: Path, tmp
     container's lines. Now the generation is named as unreadable and the verdict fails."""
     (fake_kubectl / "consumer-1.current").write_text(con("05", "b") + "\n")
     (fake_kubectl / "producer-1.current").write_text(pub("04", "b") + "\n")
-    kube = FakeKube(pods=[pod("producer-1", "producer", 0), pod("consumer-1", "consumer", 1)])  # no --previous
+    kube = FakeKube(pods=[pod("producer-1", "producer", 0), pod("consumer-1", "consumer", 0)])
     with LogFollower(kube, tmp_path / "out", interval=60) as follower:
+        for proc in follower._procs.values():
+            proc.wait(timeout=10)
+        (tmp_path / "out" / "consumer-1.0.log").write_text("")  # the stream of generation 0 broke ...
+        follower._procs[("consumer-1", 0)].returncode = 1
+        kube.pods = [pod("producer-1", "producer", 0), pod("consumer-1", "consumer", 1)]  # ... and it restarted
+        follower.scan()  # --previous is tried and fails (no previous log in the fake)
         for proc in follower._procs.values():
             proc.wait(timeout=10)
         result = follower.ledger().check()
@@ -139,3 +145,23 @@ def test_each_generation_keeps_its_number_for_the_sequence_check(fake_kubectl: P
     assert {e["id"]: e["_generation"] for e in ledger.published.values()} == {"a": 0, "c": 1}
     assert follower.generation_text("producer-1", 0).endswith('"producer": "p"}')
     assert ledger.check().seq_gaps == {}
+
+
+def test_generations_gone_before_the_follower_started_are_reported_not_failed(fake_kubectl: Path, tmp_path):
+    """Found on the cluster (2026-11-30, load ~20 on 2 cores): pods restarted twice during the deployment, so the
+    first scan already finds generation 0 gone. No test message existed then; it is reported, and a read that fails
+    while following still fails the ledger."""
+    (fake_kubectl / "consumer-1.current").write_text(con("05", "b") + "\n")
+    kube = FakeKube(pods=[pod("consumer-1", "consumer", 2)], previous={"consumer-1": con("03", "a") + "\n"})
+    with LogFollower(kube, tmp_path / "out", interval=60) as follower:
+        for proc in follower._procs.values():
+            proc.wait(timeout=10)
+        assert follower.missed_before_start == ["consumer-1 generation 0: restarted again before it was read"]
+        assert follower.ledger().unreadable == []
+        kube.pods = [pod("consumer-1", "consumer", 5)]  # three more restarts between two scans, while following
+        kube.previous = {}
+        follower.scan()
+        assert follower.ledger().unreadable == [
+            "consumer-1 generation 3: restarted again before it was read",
+            "consumer-1 generation 4: kubectl logs --previous consumer-1: previous terminated container not found",
+        ]
