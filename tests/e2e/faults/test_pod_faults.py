@@ -31,7 +31,10 @@ from lab.probes import RESTART_SLACK_SECONDS, backoff_delay
 from lab.report.record import make_record
 from lab.timeline import Recovery, last_finished_at, ready_since, started_at
 
-BURST = 40  # messages the test adds so the consumer holds a batch when the fault hits
+# Messages the test adds so the consumer holds a batch when the fault hits. 40 (~4 receives) was found too few on
+# the cluster (2026-11-30): in "both pods deleted" the burst was fully consumed before the deletion, so the fault
+# hit an idle consumer; `in_flight` now fails that, and 200 keeps the consumer busy for several seconds.
+BURST = 200
 
 
 def busy(logs, extra, deadline: float) -> None:
