@@ -19,9 +19,10 @@ import json
 from dataclasses import dataclass, field
 
 from lab.deploy import Lab
-from lab.kube import parse_time, wait_for
+from lab.kube import container_spec, wait_for
 from lab.liveness import RENAMED_PATH
 from lab.probes import RESTART_SLACK_SECONDS, Probe
+from lab.times import parse_time
 
 # The probe the persistent failure uses: path that 404s, probed at once, every second, first failure restarts.
 FAST_FAILING = {"initialDelaySeconds": 0, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 1}
@@ -54,7 +55,7 @@ class Backoff:
         for before, after in zip(starts, starts[1:], strict=False):
             if self.finished[before] is None:
                 break
-            out.append((parse_time(after) - parse_time(self.finished[before])).total_seconds())
+            out.append(parse_time(after) - parse_time(self.finished[before]))
         return out
 
     def complete(self) -> bool:
@@ -70,7 +71,7 @@ def persistent_liveness_failure(lab: Lab, app: str) -> tuple[str, Probe]:
     """
     old = {p["metadata"]["name"] for p in lab.kube.pods(app)}
     spec = lab.kube.deployment(app)["spec"]["template"]["spec"]
-    index = next(i for i, c in enumerate(spec["containers"]) if c["name"] == app)
+    index, _ = container_spec(spec, app)
     base = f"/spec/template/spec/containers/{index}/livenessProbe"
     ops = [{"op": "replace", "path": f"{base}/httpGet/path", "value": RENAMED_PATH}]
     ops += [{"op": "replace", "path": f"{base}/{key}", "value": value} for key, value in FAST_FAILING.items()]

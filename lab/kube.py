@@ -12,7 +12,6 @@ import json
 import shlex
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
@@ -67,11 +66,7 @@ class Kube:
         return pods[0]
 
     def container_status(self, pod: str, container: str) -> dict:
-        status = self.json("get", "pod", pod).get("status", {})
-        for item in status.get("containerStatuses", []):
-            if item["name"] == container:
-                return item
-        return {}
+        return container_status(self.json("get", "pod", pod), container)
 
     def restart_count(self, pod: str, container: str) -> int:
         return int(self.container_status(pod, container).get("restartCount", 0))
@@ -79,7 +74,7 @@ class Kube:
     def events(self, pod: str) -> list[dict]:
         """Events about one pod, oldest first."""
         items = self.json("get", "events", "--field-selector", f"involvedObject.name={pod}")["items"]
-        return sorted(items, key=event_time)
+        return sorted(items, key=_event_sort_key)
 
     def logs(self, pod: str, container: str, previous: bool = False, since_time: str | None = None) -> str:
         args = ["logs", pod, "-c", container]
@@ -100,14 +95,28 @@ class Kube:
         self("wait", *target, f"--for={condition}", f"--timeout={int(timeout)}s", timeout=timeout + 10)
 
 
-def event_time(event: dict) -> str:
+def container_spec(pod_spec: dict, container: str) -> tuple[int, dict]:
+    """Index and spec of one container in a pod spec (Deployment ``spec.template.spec`` or Pod ``spec``).
+
+    The index is what a JSON patch needs (``/spec/template/spec/containers/<index>/...``).
+    """
+    for index, item in enumerate(pod_spec.get("containers") or []):
+        if item.get("name") == container:
+            return index, item
+    raise LookupError(f"no container named {container!r}")
+
+
+def container_status(pod: dict, container: str) -> dict:
+    """The status of one container in a pod object as the API returns it ({} when it has none yet)."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            return status
+    return {}
+
+
+def _event_sort_key(event: dict) -> str:
     """Sort key: events carry lastTimestamp (legacy) or eventTime (events.k8s.io); either is RFC 3339."""
     return event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"]
-
-
-def parse_time(stamp: str) -> datetime:
-    """RFC 3339 timestamps as the API writes them (``2026-11-28T05:40:01Z``)."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def wait_for(predicate, deadline: float, interval: float = 1.0, what: str = "condition"):

@@ -14,28 +14,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+
+from lab.times import parse_time
 
 # kubectl logs --prefix puts "[pod/NAME/CONTAINER] " in front; --timestamps puts an RFC3339Nano stamp.
 _PREFIX = re.compile(r"^\[(?P<source>[^\]\s]+)\]\s")
 _STAMP = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\s")
-
-
-def parse_time(value: object) -> float | None:
-    """Unix seconds from a float, an int or an RFC3339 string (Kubernetes and CRI both use it), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # Python 3.11's fromisoformat takes at most microseconds; CRI stamps carry nanoseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -60,11 +44,13 @@ def split_line(raw: str, source: str = "") -> LogLine:
     return LogLine(text=line, source=source, stamp=stamp)
 
 
-def parse_events(text: str, source: str = "") -> list[dict]:
+def parse_events(text: str, source: str = "", generation: int | None = None) -> list[dict]:
     """Application events (JSON objects with an ``event`` key) in log order; every other line is ignored.
 
     Access log lines, tracebacks and a final half-written line of a killed container are not events. Each event gets
-    ``_source`` (pod/container, when known) and ``_t``: the app's own ``ts`` if it has one, else kubectl's stamp.
+    ``_source`` (pod/container, when known), ``_generation`` (the container's restartCount when it logged, when
+    known: a restarted producer numbers its messages from 1 again under the same pod name) and ``_t``: the app's own
+    ``ts`` if it has one, else kubectl's stamp.
     """
     events: list[dict] = []
     for raw in text.splitlines():
@@ -80,6 +66,7 @@ def parse_events(text: str, source: str = "") -> list[dict]:
         when = parse_time(obj.get("ts"))
         obj["_t"] = when if when is not None else line.stamp
         obj["_source"] = line.source
+        obj["_generation"] = generation
         events.append(obj)
     return events
 
@@ -96,6 +83,7 @@ class LossWindow:
     start: float
     end: float
     reason: str = "emulator restart"
+    max_excused: int | None = None  # most messages the window can hold (publish rate × its length); None = unbounded
 
     def covers(self, when: float | None) -> bool:
         return when is not None and self.start <= when <= self.end
@@ -111,6 +99,11 @@ class Ledger:
     poison: list[dict] = field(default_factory=list)
     deleted: int = 0
     dlq: list[dict] = field(default_factory=list)
+    # Messages a producer gave up on (SIGTERM mid-retry): never accepted, so lost unless a consumer saw them anyway.
+    unpublished: dict[str, dict] = field(default_factory=dict)
+    deliveries: dict[str, list[dict]] = field(default_factory=dict)  # every ``consumed`` event per id, log order
+    # Container generations whose log could not be read (e.g. ``logs --previous`` failed): the ledger is incomplete.
+    unreadable: list[str] = field(default_factory=list)
 
     def add_events(self, events: Iterable[dict]) -> Ledger:
         for event in events:
@@ -118,17 +111,20 @@ class Ledger:
             if kind == "published" and isinstance(msg_id, str):
                 # A producer retry that SNS accepted twice is the same message; keep the first acceptance.
                 self.published.setdefault(msg_id, event)
+            elif kind == "unpublished" and isinstance(msg_id, str):
+                self.unpublished.setdefault(msg_id, event)
             elif kind == "consumed" and isinstance(msg_id, str):
                 self.consumed[msg_id] += 1
                 self.first_consumed.setdefault(msg_id, event)
+                self.deliveries.setdefault(msg_id, []).append(event)
             elif kind == "poison":
                 self.poison.append(event)
             elif kind == "deleted" and isinstance(event.get("count"), int):
                 self.deleted += event["count"]
         return self
 
-    def add_log(self, text: str, source: str = "") -> Ledger:
-        return self.add_events(parse_events(text, source))
+    def add_log(self, text: str, source: str = "", generation: int | None = None) -> Ledger:
+        return self.add_events(parse_events(text, source, generation))
 
     def add_dlq(self, bodies: Iterable[str]) -> Ledger:
         """Record dead-letter queue bodies; JSON bodies keep their id, anything else is kept raw."""
@@ -141,24 +137,25 @@ class Ledger:
             self.dlq.append({"id": msg_id if isinstance(msg_id, str) else None, "body": body})
         return self
 
-    def published_at(self, msg_id: str) -> float | None:
-        return self.published[msg_id].get("_t")
-
     def missing(self, until: float | None = None) -> set[str]:
-        """Published (up to ``until``) and never consumed nor dead-lettered: what a drain wait watches shrink."""
-        in_dlq = {entry["id"] for entry in self.dlq if entry["id"]}
+        """Published or given up (up to ``until``) and never consumed: what a drain wait watches shrink.
+
+        A message in the DLQ is *not* accounted for: poison bodies carry no id, so a published id there is a good
+        message that was dead-lettered, which `LedgerResult.dlq_published` reports. A publish without any timestamp
+        counts as published before ``until``: it cannot be shown to be still in flight.
+        """
+        attempts = {**self.unpublished, **self.published}
         return {
             msg_id
-            for msg_id, event in self.published.items()
-            if msg_id not in self.consumed
-            and msg_id not in in_dlq
-            and (until is None or (event.get("_t") is not None and event["_t"] <= until))
+            for msg_id, event in attempts.items()
+            if msg_id not in self.consumed and (until is None or event.get("_t") is None or event["_t"] <= until)
         }
 
     def check(self, until: float | None = None, window: LossWindow | None = None) -> LedgerResult:
         """Classify missing messages into real losses and losses the window excuses."""
         missing = self.missing(until)
         excused = {m for m in missing if window is not None and window.covers(self.published_at(m))}
+        dlq_ids = {entry["id"] for entry in self.dlq if entry["id"]}
         return LedgerResult(
             published=len(self.published),
             consumed=len(self.consumed),
@@ -166,11 +163,19 @@ class Ledger:
             excused=sorted(excused),
             duplicates=sum(count - 1 for count in self.consumed.values()),
             duplicated_ids=sorted(m for m, count in self.consumed.items() if count > 1),
-            unknown=sorted(set(self.consumed) - set(self.published)),
+            unknown=sorted(set(self.consumed) - set(self.published) - set(self.unpublished)),
             poison=len(self.poison),
             dlq=list(self.dlq),
             seq_gaps=seq_gaps(self.published.values()),
+            dlq_published=sorted(dlq_ids & (set(self.published) | set(self.unpublished))),
+            unpublished=sorted(self.unpublished),
+            unreadable=list(self.unreadable),
+            max_excused=None if window is None else window.max_excused,
         )
+
+    def published_at(self, msg_id: str) -> float | None:
+        event = self.published.get(msg_id) or self.unpublished.get(msg_id) or {}
+        return event.get("_t")
 
 
 @dataclass(frozen=True)
@@ -187,21 +192,31 @@ class LedgerResult:
     poison: int
     dlq: list[dict]
     seq_gaps: dict[str, list[int]]
+    dlq_published: list[str] = field(default_factory=list)  # published ids found in the DLQ: good messages lost
+    unpublished: list[str] = field(default_factory=list)  # ids a producer gave up on (in ``lost`` unless consumed)
+    unreadable: list[str] = field(default_factory=list)  # container generations whose logs could not be read
+    max_excused: int | None = None  # the loss window's bound on ``excused``
 
     def summary(self) -> str:
         return (
             f"published={self.published} consumed={self.consumed} lost={len(self.lost)} "
             f"excused={len(self.excused)} duplicates={self.duplicates} poison={self.poison} dlq={len(self.dlq)} "
-            f"seq_gaps={sum(len(v) for v in self.seq_gaps.values())}"
+            f"seq_gaps={sum(len(v) for v in self.seq_gaps.values())} unknown={len(self.unknown)}"
         )
 
 
 def seq_gaps(published: Iterable[dict]) -> dict[str, list[int]]:
-    """Sequence numbers each producer skipped: a gap means a message was given up before SNS accepted it."""
+    """Sequence numbers each producer run skipped: a gap means a message given up or a log line never read.
+
+    A run is one container generation: a restarted producer starts again at 1 under the same pod name, so keying by
+    the producer name alone would let the second run's gaps hide behind the first run's numbers.
+    """
     seen: dict[str, set[int]] = {}
     for event in published:
         seq, producer = event.get("seq"), event.get("producer")
         if isinstance(seq, int) and isinstance(producer, str):
-            seen.setdefault(producer, set()).add(seq)
+            generation = event.get("_generation")
+            key = producer if generation is None else f"{producer}#{generation}"
+            seen.setdefault(key, set()).add(seq)
     gaps = {p: sorted(set(range(1, max(s) + 1)) - s) for p, s in seen.items()}
     return {p: g for p, g in gaps.items() if g}

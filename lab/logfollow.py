@@ -4,8 +4,10 @@ Why follow instead of reading ``kubectl logs`` at the end: a deleted pod takes i
 keeps only the last of several restarts, so a ledger read afterwards would call messages lost that a vanished
 container consumed. A background thread therefore attaches ``kubectl logs -f --timestamps`` to every container
 generation (pod × restartCount) as soon as it appears and writes it to a file; a generation it attached too late for
-(already restarted again) is read once with ``--previous``. Lines are de-duplicated by their nanosecond runtime
-stamp plus text, so re-attaching never double-counts a message.
+(already restarted again), or whose stream failed, is read once with ``--previous``; if that fails too the
+generation is recorded as unreadable and every ledger of the namespace says so (a fault must fail on it, not pass on
+an empty file). Lines are de-duplicated per generation by their nanosecond runtime stamp plus text, so re-attaching
+never double-counts a message, and each generation's events carry its number (`lab.ledger.seq_gaps` needs it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import time
 from pathlib import Path
 
 from lab.kube import Kube, KubectlError
-from lab.ledger import Ledger, parse_time, split_line
+from lab.ledger import Ledger, split_line
+from lab.times import parse_time
 
 MAX_ATTACH = 5  # re-attachments per container generation after a dropped stream
 
@@ -37,16 +40,26 @@ class LogFollower:
         self._procs: dict[tuple[str, int], subprocess.Popen] = {}
         self._files: dict[tuple[str, int], Path] = {}
         self._attempts: dict[tuple[str, int], int] = {}
+        # Container generations whose lines could not be read while following: "pod generation N: why". They fail
+        # every ledger of the namespace from then on.
+        self.unreadable: list[str] = []
+        # Generations already gone when the follower started (a pod restarted twice during the deployment): no test
+        # message existed yet, and whatever they published or consumed still shows as unknown or lost in the
+        # ledger, so they are reported (`missed_before_start`), not counted as a failed read.
+        self.missed_before_start: list[str] = []
+        self._started = False
         # (time, app, any pod of app Ready) whenever that changes: the report's readiness lane, 1 scan resolution.
         self.readiness: list[tuple[float, str, bool]] = []
         # Messages the tests published themselves (``published`` events): part of every ledger of this namespace,
         # so a later test does not see an earlier test's messages as consumed-but-never-published.
         self.test_published: list[dict] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # scan() runs in the thread and, for fresh state, in the test itself
         self._thread = threading.Thread(target=self._run, name="log-follower", daemon=True)
 
     def __enter__(self) -> LogFollower:
         self.scan()  # attach synchronously once, so nothing logged from here on is missed
+        self._started = True
         self._thread.start()
         return self
 
@@ -71,13 +84,14 @@ class LogFollower:
 
     def scan(self) -> None:
         """Attach to container generations not followed yet (called by the thread every ``interval``)."""
-        pods = self.kube.json("get", "pods", "-l", f"app in ({','.join(self.apps)})")["items"]
-        self._note_readiness(pods)
-        for pod in pods:
-            name, app = pod["metadata"]["name"], pod["metadata"]["labels"].get("app", "")
-            for status in pod.get("status", {}).get("containerStatuses", []):
-                if status["name"] == app:
-                    self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
+        with self._lock:
+            pods = self.kube.json("get", "pods", "-l", f"app in ({','.join(self.apps)})")["items"]
+            self._note_readiness(pods)
+            for pod in pods:
+                name, app = pod["metadata"]["name"], pod["metadata"]["labels"].get("app", "")
+                for status in pod.get("status", {}).get("containerStatuses", []):
+                    if status["name"] == app:
+                        self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
 
     def _note_readiness(self, pods: list[dict]) -> None:
         """Record each app's Ready changes at the pods' own lastTransitionTime (whole seconds), not at scan time."""
@@ -106,8 +120,8 @@ class LogFollower:
         return series + [(time.time(), series[-1][1])] if series else series
 
     def _attach(self, pod: str, app: str, generation: int, state: dict) -> None:
-        if generation > 0 and (pod, generation - 1) not in self._files:
-            self._previous(pod, app, generation - 1)  # restarted twice between two scans
+        if generation > 0:
+            self._settle_previous(pod, app, generation - 1)
         key = (pod, generation)
         if key in self._procs and self._procs[key].poll() is None:
             return
@@ -130,27 +144,61 @@ class LogFollower:
             )
         self._files[(pod, generation)] = path
 
+    def _settle_previous(self, pod: str, app: str, generation: int) -> None:
+        """Once a newer generation runs, make sure the one before it was read: it is only reachable as --previous."""
+        key = (pod, generation)
+        proc = self._procs.get(key)
+        failed = proc is not None and proc.poll() not in (None, 0)
+        if key in self._files and not failed:
+            return
+        if key in self._files and self._path(pod, generation, ".previous").exists():
+            return  # already recovered once
+        for older in range(generation - 1, -1, -1):  # restarted more than once between two scans: gone for good
+            if (pod, older) in self._files:
+                break
+            self._unreadable(pod, older, "restarted again before it was read")
+        self._previous(pod, app, generation)
+
     def _previous(self, pod: str, app: str, generation: int) -> None:
         path = self._path(pod, generation, ".previous")
         try:
             path.write_text(self.kube("logs", "--timestamps", "--previous", pod, "-c", app))
-        except KubectlError:
-            path.write_text("")  # already gone: the ledger will show what that means
+        except KubectlError as exc:
+            self._unreadable(pod, generation, str(exc).splitlines()[0][:200])
         self._files[(pod, generation)] = path
 
-    def texts(self) -> dict[str, str]:
-        """Log text per pod (all generations, de-duplicated, in stamp order)."""
-        lines: dict[str, set[str]] = {}
+    def _unreadable(self, pod: str, generation: int, why: str) -> None:
+        entry = f"{pod} generation {generation}: {why}"
+        found = self.unreadable if self._started else self.missed_before_start
+        if entry not in found:
+            found.append(entry)
+        self._files.setdefault((pod, generation), self._path(pod, generation, ".unreadable"))
+
+    def generation_texts(self) -> dict[tuple[str, int], str]:
+        """Log text per (pod, container generation), de-duplicated, in stamp order."""
+        lines: dict[tuple[str, int], set[str]] = {}
         for path in sorted(self.folder.glob("*.log")):
-            pod = path.name.split(".", 1)[0]
-            lines.setdefault(pod, set()).update(path.read_text(encoding="utf-8", errors="replace").splitlines())
-        return {pod: "\n".join(sorted(found, key=_stamp)) for pod, found in lines.items()}
+            pod, generation = path.name.split(".", 2)[:2]
+            text = path.read_text(encoding="utf-8", errors="replace")
+            lines.setdefault((pod, int(generation)), set()).update(text.splitlines())
+        return {key: "\n".join(sorted(found, key=_stamp)) for key, found in lines.items()}
+
+    def generation_text(self, pod: str, generation: int) -> str:
+        return self.generation_texts().get((pod, generation), "")
+
+    def texts(self) -> dict[str, str]:
+        """Log text per pod (all generations, in stamp order)."""
+        merged: dict[str, list[str]] = {}
+        for (pod, _generation), text in self.generation_texts().items():
+            merged.setdefault(pod, []).extend(text.splitlines())
+        return {pod: "\n".join(sorted(found, key=_stamp)) for pod, found in merged.items()}
 
     def ledger(self, dlq_bodies: list[str] | None = None) -> Ledger:
         ledger = Ledger()
-        for pod, text in self.texts().items():
-            ledger.add_log(text, source=pod)
+        for (pod, generation), text in sorted(self.generation_texts().items()):
+            ledger.add_log(text, source=pod, generation=generation)
         ledger.add_events(self.test_published)
+        ledger.unreadable.extend(self.unreadable)
         return ledger.add_dlq(dlq_bodies or [])
 
     def stop(self) -> None:

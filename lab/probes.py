@@ -6,9 +6,12 @@ ask this module how long the kubelet may take; the arithmetic lives here once an
 
 Vocabulary used below:
 - *detection bound*: ``initialDelaySeconds + periodSeconds × failureThreshold + timeoutSeconds`` — the latest moment,
-  counted from the container's start (or from a fault injected into a running container), at which the kubelet
-  has seen ``failureThreshold`` consecutive failures. For a fault in an already running container the initial delay
-  has long passed, so the bound is generous there; it is exact for a probe that fails from the container's start.
+  counted from the container's start, at which the kubelet has seen ``failureThreshold`` consecutive failures of a
+  probe that fails from the start. For a fault injected into a running container the initial delay has long passed,
+  so ``from_start=False`` leaves it out (the bound the fault catalogue asserts); waits keep it as margin.
+- *earliest decision*: ``failureThreshold`` failures one ``periodSeconds`` apart cannot come sooner than
+  ``periodSeconds × (failureThreshold − 1)`` after the fault became visible; a restart before that was not the
+  probe's answer to this fault.
 - *kill bound*: after deciding, the kubelet stops the container and waits up to the grace period
   (the probe's own ``terminationGracePeriodSeconds`` or else the pod's) before SIGKILL.
 - *restart deadline*: detection bound + time before the fault becomes visible (``extra``, e.g. the heartbeat max
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from lab.kube import container_spec
 
 # Kubernetes' documented defaults (core/v1 Probe) for fields the manifest may leave out.
 DEFAULT_INITIAL_DELAY = 0
@@ -46,8 +51,8 @@ class Probe:
     period: float
     timeout: float
     failure_threshold: int
-    success_threshold: int
-    grace: float
+    success_threshold: int = DEFAULT_SUCCESS_THRESHOLD
+    grace: float = DEFAULT_GRACE
     path: str | None = None
     port: int | str | None = None
 
@@ -72,16 +77,23 @@ class Probe:
     @classmethod
     def from_pod_template(cls, template_spec: dict, container: str, kind: str = "livenessProbe") -> Probe:
         """Build from a pod spec (Deployment ``spec.template.spec`` or Pod ``spec``) for one container's probe."""
-        for item in template_spec.get("containers", []):
-            if item.get("name") == container:
-                if kind not in item:
-                    raise LookupError(f"container {container!r} has no {kind}")
-                return cls.from_spec(item[kind], template_spec.get("terminationGracePeriodSeconds"))
-        raise LookupError(f"no container named {container!r}")
+        _, item = container_spec(template_spec, container)
+        if kind not in item:
+            raise LookupError(f"container {container!r} has no {kind}")
+        return cls.from_spec(item[kind], template_spec.get("terminationGracePeriodSeconds"))
 
-    def detection_bound(self, extra: float = 0.0) -> float:
-        """``initialDelaySeconds + periodSeconds × failureThreshold + timeoutSeconds`` (+ ``extra``)."""
-        return self.initial_delay + self.period * self.failure_threshold + self.timeout + extra
+    def detection_bound(self, extra: float = 0.0, from_start: bool = True) -> float:
+        """``initialDelaySeconds + periodSeconds × failureThreshold + timeoutSeconds`` (+ ``extra``, the time before
+        the fault is visible at all, e.g. a hung worker's heartbeat max age). ``from_start=False``: the fault hit a
+        running container, whose initial delay has passed."""
+        initial = self.initial_delay if from_start else 0.0
+        return initial + self.period * self.failure_threshold + self.timeout + extra
+
+    def earliest_decision(self, visible_after: float = 0.0, from_start: bool = False) -> float:
+        """Earliest restart decision, counted from the fault: ``failureThreshold`` failures one period apart, the
+        first no sooner than the fault is visible (``visible_after``; + the initial delay from container start)."""
+        initial = self.initial_delay if from_start else 0.0
+        return initial + visible_after + self.period * (self.failure_threshold - 1)
 
     def window(self, extra: float = 0.0) -> float:
         """A full probe window: long enough for the kubelet to act on a failure that exists (same formula)."""

@@ -12,42 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from lab.ledger import parse_time, split_line
+from lab.kube import container_status
+from lab.ledger import split_line
+from lab.times import parse_time
 
-# Kubernetes' documented probe defaults, used when a field is absent from the spec.
-_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3}
 _ACCESS = re.compile(r'^(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) ')
 # Probe requests come from the node's address; `kubectl exec ... curl` from inside the pod comes from loopback.
 _LOCAL_CLIENTS = ("127.", "::1", "0.0.0.0")
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """The probe fields the detection bound depends on."""
-
-    initial_delay: float
-    period: float
-    timeout: float
-    failure_threshold: int
-
-    @classmethod
-    def from_probe(cls, probe: dict) -> ProbeSettings:
-        spec = {**_DEFAULTS, **{k: v for k, v in probe.items() if k in _DEFAULTS}}
-        return cls(
-            float(spec["initialDelaySeconds"]),
-            float(spec["periodSeconds"]),
-            float(spec["timeoutSeconds"]),
-            int(spec["failureThreshold"]),
-        )
-
-    def detection_bound(self, from_start: bool = False, extra: float = 0.0) -> float:
-        """Latest moment the kubelet may decide to restart, counted from the fault.
-
-        ``from_start``: the fault exists from container start (a patched probe), so the initial delay counts too.
-        ``extra``: time before the fault becomes visible at all (e.g. the heartbeat max age of a hung worker).
-        """
-        initial = self.initial_delay if from_start else 0.0
-        return initial + self.period * self.failure_threshold + self.timeout + extra
 
 
 @dataclass(frozen=True)
@@ -73,7 +44,7 @@ def probe_results(log_text: str) -> list[ProbeResult]:
     return results
 
 
-def _occurrences(event: dict) -> list[float]:
+def occurrences(event: dict) -> list[float]:
     """Known times of a (possibly aggregated) event: first, last and the new-style event/series times."""
     series = event.get("series") or {}
     values = [
@@ -102,15 +73,8 @@ def event_time(
             continue
         if contains and contains not in (event.get("message") or event.get("note") or ""):
             continue
-        found += [t for t in _occurrences(event) if t >= floor]
+        found += [t for t in occurrences(event) if t >= floor]
     return max(min(found), after) if found else None
-
-
-def container_status(pod: dict, container: str) -> dict:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == container:
-            return status
-    return {}
 
 
 def started_at(pod: dict, container: str) -> float | None:
@@ -131,6 +95,24 @@ def ready_since(pod: dict) -> float | None:
     return None
 
 
+def readiness_round_trip(before: dict, after: dict, since: float) -> str | None:
+    """The NotReady → Ready sequence of a pod across a dependency outage, or what is wrong with it.
+
+    ``before``/``after``: the pod read before the outage and after recovery. Ready must have been True before, be
+    True again after, and have changed since ``since`` (floored: whole-second API times); an unchanged
+    lastTransitionTime means the pod never went NotReady, i.e. readiness did not notice the outage.
+    """
+    name = (after.get("metadata") or {}).get("name", "pod")
+    if ready_since(before) is None:
+        return f"{name} was not Ready before the outage"
+    again = ready_since(after)
+    if again is None:
+        return f"{name} is not Ready again"
+    if again < float(int(since)):
+        return f"{name} stayed Ready through the outage (Ready since {again:.0f}, outage at {since:.0f})"
+    return None
+
+
 def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(b - a, 3)
 
@@ -146,7 +128,8 @@ class Recovery:
     restarted: float | None = None
     ready: float | None = None
     first_consumed: float | None = None
-    bound: float | None = None
+    bound: float | None = None  # latest restart decision the probe settings allow, seconds after the fault
+    earliest: float | None = None  # earliest one they allow (lab.verdict checks both)
 
     @property
     def detection(self) -> float | None:
@@ -183,6 +166,25 @@ def first_failure(
     if logged:
         return min(logged)
     return event_time(events, "Unhealthy", after, pod, contains="Liveness probe failed")
+
+
+def restart_decision(
+    probes: Iterable[ProbeResult],
+    events: Iterable[dict],
+    after: float,
+    threshold: int,
+    path: str | None,
+    pod: str | None,
+) -> float | None:
+    """When the kubelet decided to restart: the ``threshold``-th consecutive failed liveness probe (on ``path``)
+    after ``after`` in the container's access log (nanosecond stamps), else the liveness Killing event (whole
+    seconds) when the probe never reached the server (a wrong port)."""
+    streak = 0
+    for probe in sorted((p for p in probes if p.at >= after and (path is None or p.path == path)), key=lambda p: p.at):
+        streak = 0 if probe.ok else streak + 1
+        if streak == threshold:
+            return probe.at
+    return event_time(events, "Killing", after, pod, contains="liveness")
 
 
 def first_after(times: Iterable[float | None], after: float | None) -> float | None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from lab.ledger import LedgerResult
 from lab.timeline import ProbeResult, Recovery
+from lab.verdict import problems as verdict_problems
 
 
 @dataclass
@@ -26,9 +27,20 @@ class FaultRecord:
     consumed: list[float] = field(default_factory=list)
     readiness: list[tuple[float, bool]] = field(default_factory=list)
     restarts: list[float] = field(default_factory=list)
-    outcome: str = "passed"
+    checks: list[str] = field(default_factory=list)  # the fault's own failed checks, phrased as problems
+    test_failed: bool = False  # set when the test failed for any other reason (an exception, a wait that timed out)
     notes: str = ""
     test: str = ""  # pytest node id, so a failure after recording marks the right rows
+
+    @property
+    def problems(self) -> list[str]:
+        """`lab.verdict.problems`: what the fault test asserts to be empty when it records this run."""
+        return verdict_problems(self.recovery, self.ledger, self.checks)
+
+    @property
+    def outcome(self) -> str:
+        """The report's verdict: the test's own assertion (`problems`), or the test having failed otherwise."""
+        return "failed" if self.test_failed or self.problems else "passed"
 
     @property
     def lost(self) -> int | None:
@@ -47,6 +59,7 @@ class FaultRecord:
             "fault": self.fault,
             "expected": self.expected,
             "outcome": self.outcome,
+            "problems": self.problems,
             "notes": self.notes,
             "test": self.test,
             "recovery": self.recovery.to_dict(),

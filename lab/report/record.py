@@ -33,8 +33,13 @@ def make_record(
     app: str,
     notes: str = "",
     since: float | None = None,
+    checks: list[str] | None = None,
 ) -> FaultRecord:
-    """A report record with the series around this fault (from ``since``, default 10 s before injection)."""
+    """A report record with the series around this fault (from ``since``, default 10 s before injection).
+
+    ``checks``: the fault's own failed checks as problem sentences; `FaultRecord.problems` adds them to the
+    detection and ledger verdict, which the fault tests assert empty when they record the run.
+    """
     start = recovery.injected - 10 if since is None else since
     with contextlib.suppress(KubectlError):
         logs.scan()  # the latest Ready state and log attachments, not the last background tick's
@@ -53,4 +58,5 @@ def make_record(
         readiness=before + [(t, r) for t, r in series if t >= start],
         restarts=[t for t in (recovery.restarted,) if t is not None],
         notes=notes,
+        checks=list(checks or []),
     )

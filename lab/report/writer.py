@@ -14,15 +14,18 @@ from pathlib import Path
 
 from lab.report.model import FaultRecord, Stat, summarize
 from lab.report.plot import plot_record
+from lab.verdict import DETECTION_TOLERANCE_SECONDS
 
-HOW_TO_READ = """\
+HOW_TO_READ = f"""\
 **How to read it.** *bound* is the latest restart decision the liveness probe settings allow
 (`initialDelaySeconds` when the fault exists from container start + `periodSeconds × failureThreshold` +
-`timeoutSeconds`, plus the heartbeat age for a hung worker). *detection* is fault → container killed, *excess* =
-detection − bound (negative is inside the bound). *restart→Ready* is container start → pod Ready. *lost* counts
-published messages never consumed nor dead-lettered; *excused* are losses inside a documented window (in-memory
-emulator restart); *duplicated* counts extra deliveries (at-least-once is allowed). Kubernetes stores event and
-status times in whole seconds, so figures taken from them carry ±1 s."""
+`timeoutSeconds`, plus the heartbeat age for a hung worker). *detection* is fault → restart decision, *excess* =
+detection − bound (negative is inside the bound). A run *fails* when the excess reaches
+{DETECTION_TOLERANCE_SECONDS:g} s, when the decision came earlier than the probe allows, or on any ledger problem
+(`lab.verdict`: the same check the tests assert). *restart→Ready* is container start → pod Ready. *lost* counts
+published messages never consumed (a published id in the DLQ is lost too); *excused* are losses inside a documented,
+bounded window (in-memory emulator restart); *duplicated* counts extra deliveries (at-least-once is allowed).
+Kubernetes stores event and status times in whole seconds, so figures taken from them carry ±1 s."""
 
 
 def _fmt(value: float | int | None, unit: str = "") -> str:
@@ -90,6 +93,7 @@ def _section(fault: str, runs: list[FaultRecord], out: Path) -> list[str]:
         )
         if record.notes:
             notes.append(f"- run {index}: {record.notes}")
+        notes += [f"- run {index} **failed**: {problem}" for problem in record.problems]
     lines += ["", f"![{fault} timeline](timeline-{_slug(fault)}-1.png)", ""]
     return lines + notes + ([""] if notes else [])
 

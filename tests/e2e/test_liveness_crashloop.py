@@ -6,6 +6,8 @@ already exited: with the lab's 17-20 s liveness cycle it restarts a few times at
 lab/crashloop.py, and the restart records of test_liveness_restarts). The test records the delays it observed.
 """
 
+import time
+
 from lab.crashloop import observe_backoff, persistent_liveness_failure
 from lab.liveness import liveness_events
 from lab.probes import BACKOFF_INITIAL_SECONDS, crashloop_deadline, grows
@@ -14,6 +16,7 @@ RESTARTS = 4  # restarts 1-2 come at once, then the kubelet waits ~10 s and ~20 
 
 
 def test_persistent_liveness_failure_crashloops_with_growing_backoff(deployed_lab, artifacts):
+    patched = time.time()
     pod, probe = persistent_liveness_failure(deployed_lab, "producer")
     # Upper bound: each cycle runs to the (patched) probe's restart deadline, then waits the kubelet's schedule.
     deadline = crashloop_deadline(probe, RESTARTS)
@@ -26,7 +29,7 @@ def test_persistent_liveness_failure_crashloops_with_growing_backoff(deployed_la
     assert max(delays) >= BACKOFF_INITIAL_SECONDS - 1, f"no back-off applied: {delays}"
     assert grows(delays[-2:]), f"back-off delays did not grow: {delays}"
     assert all(b >= a - 1 for a, b in zip(delays, delays[1:], strict=False)), f"a delay shrank: {delays}"
-    unhealthy, killing = liveness_events(deployed_lab, pod)
+    unhealthy, killing = liveness_events(deployed_lab, pod, patched)
     assert unhealthy and killing
     back_off = [e for e in deployed_lab.kube.events(pod) if e.get("reason") == "BackOff"]
     assert back_off and "Back-off restarting failed container" in back_off[-1]["message"]

@@ -8,6 +8,7 @@ import time
 
 from lab.aws import localstack
 from lab.deploy import SERVICES
+from lab.detection import liveness_failures
 from lab.kube import holds, wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
@@ -20,6 +21,7 @@ def test_liveness_survives_emulator_outage_while_readiness_fails(deployed_lab, a
     readiness = {app: lab.probe(app, "readinessProbe") for app in SERVICES}
     liveness = {app: lab.probe(app) for app in SERVICES}
 
+    outage_wall = time.time()
     lab.scale("localstack", 0)
     outage = time.monotonic()
     for app, pod in pods.items():
@@ -27,14 +29,18 @@ def test_liveness_survives_emulator_outage_while_readiness_fails(deployed_lab, a
         lab.kube.wait("condition=Ready=false", readiness[app].unready_deadline(), f"pod/{pod}")
     artifacts.record("outage_not_ready", seconds=round(time.monotonic() - outage, 1))
 
-    # Hold for a whole liveness window plus the heartbeat age: long enough for the kubelet to have restarted a
-    # container whose /health failed, and for a worker stuck on the outage to have let its heartbeat go stale.
+    # Hold for a whole liveness window plus the heartbeat age: long enough for a worker stuck on the outage to have
+    # let its heartbeat go stale and for the kubelet to have decided on it. restartCount alone would miss a decision
+    # near the window's end (the restart follows only after the drain, up to the grace period), so the kubelet's own
+    # liveness events are checked too: not one failed liveness probe may appear during the outage.
     window = max(liveness[app].window(lab.heartbeat_max_age(app)) for app in SERVICES)
 
     def unchanged():
         return all(lab.kube.restart_count(pod, app) == before[app] for app, pod in pods.items())
 
     assert holds(unchanged, window, interval=2), f"a service was restarted during the emulator outage ({window} s)"
+    failures = liveness_failures(lab.kube.json("get", "events")["items"], pods.values(), outage_wall)
+    assert not failures, f"liveness failed during the emulator outage: {failures}"
     assert {app: lab.pod(app) for app in SERVICES} == pods, "pods were replaced during the outage"
     for app in SERVICES:
         assert lab.curl_health(app) == '{"status": "UP!"}', f"{app} /health must stay UP while its dependency is down"
@@ -60,3 +66,5 @@ def test_liveness_survives_emulator_outage_while_readiness_fails(deployed_lab, a
     published = [e for e in parse_events(lab.kube.logs(pods["producer"], "producer")) if e["event"] == "published"]
     assert published and published[-1]["_t"] > time.time() - deadline, "producer is publishing again"
     assert {app: lab.kube.restart_count(pod, app) for app, pod in pods.items()} == before
+    failures = liveness_failures(lab.kube.json("get", "events")["items"], pods.values(), outage_wall)
+    assert not failures, f"liveness failed during or after the emulator outage: {failures}"

@@ -1,46 +1,40 @@
 """Breaking the /health endpoint restarts the container — each of the four ways separately, on both services.
 
 Both services are broken at once (they are independent Deployments), which halves the wall time; each keeps its
-own deadline, counted from its own injection. Deadlines come from `lab.probes.Probe.restart_deadline` on the live
-probe: initialDelaySeconds + periodSeconds × failureThreshold + timeoutSeconds (+ HEARTBEAT_MAX_AGE_SECONDS for
-the hung worker) + the grace period the kubelet may wait while stopping the container + RESTART_SLACK_SECONDS.
+own deadline, counted from its own injection. How long the test waits for restartCount to move comes from
+`lab.probes.Probe.restart_deadline` on the live probe (detection bound + grace period + RESTART_SLACK_SECONDS); what
+it asserts is stricter and is the fault catalogue's own verdict: the restart is tied to this injection and was
+decided within the probe bound (`lab.detection.judge`, `lab.verdict.detection_problems`).
 """
 
 import pytest
 
 from lab.deploy import SERVICES
-from lab.liveness import (
-    KILLING,
-    PATCHED,
-    UNHEALTHY,
-    await_restart,
-    break_liveness,
-    healthy_again,
-    liveness_events,
-    restore,
-)
+from lab.liveness import PATCHED, await_restart, break_liveness, examine, healthy_again, killed_log, restore
+from lab.verdict import detection_problems
 
 SELF_HEALING = ("fault-switch", "hung-worker")
 
 
 def check_restart(lab, injection, artifacts):
-    """restartCount +1 within the deadline, both liveness events recorded; returns the measured seconds."""
+    """restartCount +1, tied to this injection and decided inside the probe bound; returns the decision time."""
     elapsed = await_restart(lab, injection)
-    unhealthy, killing = liveness_events(lab, injection.pod)
-    assert any(UNHEALTHY in m for m in unhealthy) and any(KILLING in m for m in killing)
-    last = lab.kube.container_status(injection.pod, injection.app).get("lastState", {}).get("terminated", {})
+    judgement = examine(lab, injection, killed_log(lab, injection))
+    recovery = judgement.recovery
+    problems = judgement.problems + detection_problems(recovery)
     artifacts.record(
         "liveness_restart",
         fault=injection.fault,
         app=injection.app,
         seconds=round(elapsed, 1),
-        detection_bound=injection.probe.detection_bound(injection.extra),
-        deadline=injection.deadline,
-        exit_code=last.get("exitCode"),
-        reason=last.get("reason"),
-        first_unhealthy=unhealthy[0],
+        detection=recovery.detection,
+        detection_bound=recovery.bound,
+        earliest=recovery.earliest,
+        excess=recovery.excess,
+        problems=problems,
     )
-    return elapsed
+    assert not problems, "; ".join(problems)
+    return recovery.detection
 
 
 @pytest.mark.parametrize("fault", PATCHED)

@@ -147,9 +147,32 @@ GARBAGE = [
     b"GET /health HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n",  # header line > 64 KiB
     b"GET /health HTTP/1.1\r\n" + b"X-A: b\r\n" * 150 + b"\r\n",  # > 100 headers
     b"BREW /pot HTTP/1.1\r\n\r\n",
-    b"\r\n\r\n\r\n",
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello on a plain port
 ]
+# The one payload that legitimately gets no answer: an empty request line is not a request (http.server closes
+# the connection without a word, as every HTTP/1.x server may). Every other garbage payload must get a 4xx.
+NO_REQUEST = b"\r\n\r\n\r\n"
+
+
+def garbage_answer_problem(payload: bytes, answer: bytes) -> str | None:
+    """What is wrong with the server's answer to a garbage payload (None when it is right)."""
+    if payload == NO_REQUEST:
+        return None if answer == b"" or answer.startswith(b"HTTP/1.0 4") else f"unexpected answer {answer[:60]!r}"
+    if not answer:
+        return "no answer"
+    if not answer.startswith(b"HTTP/1.0 4") or not 400 <= int(answer.split(b" ", 2)[1]) < 500:
+        return f"not a 4xx: {answer[:120]!r}"
+    return None
+
+
+def test_garbage_check_accepts_silence_only_for_the_empty_request_line():
+    """Item 7 of issue 12: the old check (``if answer:``) accepted no reply for any payload, e.g. a server that
+    dropped every malformed connection without a 400."""
+    for payload in GARBAGE:
+        assert garbage_answer_problem(payload, b"") == "no answer"
+    assert garbage_answer_problem(NO_REQUEST, b"") is None
+    assert garbage_answer_problem(GARBAGE[0], b"HTTP/1.0 500 Oops\r\n") is not None
+    assert garbage_answer_problem(GARBAGE[0], b"HTTP/1.0 400 Bad request\r\n") is None
 
 
 def _send_raw(port: int, payload: bytes) -> bytes:
@@ -172,12 +195,9 @@ def test_unsupported_http_version_is_505(health_server):
 
 def test_liveness_survives_garbage_burst_with_4xx(health_server):
     for _round in range(5):
-        for payload in GARBAGE:
+        for payload in [*GARBAGE, NO_REQUEST]:
             answer = _send_raw(health_server.port, payload)
-            if answer:  # an empty request line may get no answer at all, which is fine
-                assert answer.startswith(b"HTTP/1.0 4"), (payload[:40], answer[:120])
-                status = int(answer.split(b" ", 2)[1])
-                assert 400 <= status < 500, (payload[:40], answer[:120])
+            assert garbage_answer_problem(payload, answer) is None, (payload[:40], answer[:120])
     half_open = socket.create_connection(("127.0.0.1", health_server.port), timeout=10)
     half_open.sendall(b"GET /health HTTP/1.1\r\n")  # never finished: must not block others
     try:

@@ -43,6 +43,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
     """Every producer/consumer log line of the module's namespace, kept across pod deletions and restarts."""
     with LogFollower(deployed_lab.kube, artifacts.folder(f"logs-{deployed_lab.namespace}")) as follower:
+        if follower.missed_before_start:  # restarts during the deployment (e.g. a starved node): visible, not hidden
+            artifacts.record("log_generations_missed_before_start", generations=follower.missed_before_start)
         yield follower
 
 
@@ -54,20 +56,29 @@ def settings(deployed_lab, aws) -> Settings:
 
 @pytest.fixture
 def record_fault(request, artifacts):
-    """``record_fault(FaultRecord)``: keep it for the report and write its figures to measurements.jsonl."""
+    """``record_fault(*FaultRecord)``: keep them for the report, write their figures to measurements.jsonl, then
+    assert their verdict (`FaultRecord.problems`, i.e. `lab.verdict.problems`): the report's outcome and the
+    test's assertion are one check. All records are kept before the assertion, so a failing run still has its rows.
+    """
 
-    def record(fault: FaultRecord) -> FaultRecord:
-        fault.test = request.node.nodeid
-        request.config.stash.setdefault(RECORDS_KEY, []).append(fault)
-        recovery = fault.recovery.to_dict()
-        artifacts.record(
-            "fault",
-            fault=fault.fault,
-            test=request.node.nodeid,
-            **{k: recovery[k] for k in ("bound", "detection", "excess", "restart_to_ready", "to_first_consumed")},
-            ledger=None if fault.ledger is None else fault.ledger.summary(),
-        )
-        return fault
+    def record(*faults: FaultRecord) -> None:
+        for fault in faults:
+            fault.test = request.node.nodeid
+            request.config.stash.setdefault(RECORDS_KEY, []).append(fault)
+            recovery = fault.recovery.to_dict()
+            artifacts.record(
+                "fault",
+                fault=fault.fault,
+                test=request.node.nodeid,
+                **{
+                    k: recovery[k]
+                    for k in ("bound", "earliest", "detection", "excess", "restart_to_ready", "to_first_consumed")
+                },
+                ledger=None if fault.ledger is None else fault.ledger.summary(),
+                problems=fault.problems,
+            )
+        problems = [problem for fault in faults for problem in fault.problems]
+        assert not problems, "; ".join(problems)
 
     return record
 
@@ -80,12 +91,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         records = item.config.stash.setdefault(RECORDS_KEY, [])
         mine = [r for r in records if getattr(r, "test", None) == item.nodeid]
         for record in mine:
-            record.outcome = "failed"
+            record.test_failed = True
         if not mine:
             error = str(call.excinfo.value).splitlines()[0][:300] if call.excinfo else "failed"
             name = item.name.split("[")[0].removeprefix("test_").replace("_", " ")
             failed = FaultRecord(
-                name, "see the test's docstring", Recovery(name, injected=call.start), outcome="failed", notes=error
+                name, "see the test's docstring", Recovery(name, injected=call.start), test_failed=True, notes=error
             )
             failed.test = item.nodeid
             records.append(failed)

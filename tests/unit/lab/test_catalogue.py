@@ -1,7 +1,7 @@
 """Pure pieces of the fault catalogue: which message counts as "first consumed after recovery"."""
 
-from lab.catalogue import first_consumed_after
-from lab.ledger import Ledger
+from lab.catalogue import emulator_loss_window, first_consumed_after, in_flight
+from lab.ledger import Ledger, LossWindow
 
 
 def ledger() -> Ledger:
@@ -32,3 +32,54 @@ def test_first_consumed_by_the_replacement_pod():
     assert first_consumed_after(ledger(), 10.0, pod="c2") == 12.5
     assert first_consumed_after(ledger(), 10.0, published_after=True, pod="p2") == 12.5
     assert first_consumed_after(ledger(), 10.0, published_after=True, pod="p1") is None
+
+
+def burst_ledger(consumed_at: list[tuple[str, float, str]]) -> Ledger:
+    ids = ["b1", "b2", "b3"]
+    events = [{"event": "published", "id": i, "seq": n, "producer": "burst", "_t": 1.0} for n, i in enumerate(ids, 1)]
+    events += [{"event": "consumed", "id": i, "_t": at, "_source": pod} for i, at, pod in consumed_at]
+    return Ledger().add_events(events)
+
+
+def test_burst_finished_before_the_fault_is_not_mid_batch():
+    """Item 5: the old ``busy`` wait only asked that some burst message was consumed before the injection."""
+    done_early = burst_ledger([("b1", 2.0, "c1"), ("b2", 2.1, "c1"), ("b3", 2.2, "c1")])
+    assert {"b1", "b2", "b3"} & set(done_early.consumed)  # the old check: busy, so "mid-batch"
+    assert in_flight(done_early, ["b1", "b2", "b3"], injected=5.0, new_pods=["c2"]) == []
+
+
+def test_burst_in_flight_after_the_fault_or_on_the_replacement():
+    draining = burst_ledger([("b1", 2.0, "c1"), ("b2", 5.3, "c1")])  # the old pod drained b2 after SIGTERM
+    assert in_flight(draining, ["b1", "b2", "b3"], injected=5.0) == ["b2"]
+    replacement = burst_ledger([("b1", 2.0, "c1"), ("b3", 4.9, "c2")])  # clock of the new pod's node a bit behind
+    assert in_flight(replacement, ["b1", "b2", "b3"], injected=5.0, new_pods=["c2"]) == ["b3"]
+    redelivered = burst_ledger([("b1", 2.0, "c1"), ("b1", 40.0, "c1")])  # handled, not deleted, handled again
+    assert in_flight(redelivered, ["b1"], injected=5.0) == ["b1"]
+
+
+def test_emulator_window_starts_at_the_last_message_consumed_before_the_deletion():
+    """Item 4: the window used to start VisibilityTimeout + long poll (50 s) before the deletion, so a message
+    published 40 s before it and never consumed was excused. It now starts at the last one consumed."""
+    injected, resumed = 100.0, 118.0
+    ledger = Ledger().add_events(
+        [
+            {"event": "published", "id": "old", "seq": 1, "producer": "p", "_t": 60.0},  # lost for real
+            {"event": "published", "id": "seen", "seq": 2, "producer": "p", "_t": 97.0},
+            {"event": "consumed", "id": "seen", "_t": 97.2},
+            {"event": "published", "id": "gone", "seq": 3, "producer": "p", "_t": 98.0},  # in the emulator's memory
+            {"event": "published", "id": "back", "seq": 4, "producer": "p", "_t": 118.0},
+            {"event": "consumed", "id": "back", "_t": 118.3},
+        ]
+    )
+    old_window = LossWindow(start=injected - (30 + 10 + 10), end=resumed)
+    assert ledger.check(window=old_window).lost == []  # "old" excused
+    window = emulator_loss_window(ledger, injected, resumed, publish_interval=1.0)
+    assert (window.start, window.end, window.max_excused) == (97.0, 118.0, 22)
+    result = ledger.check(window=window)
+    assert result.lost == ["old"] and result.excused == ["gone"]
+
+
+def test_emulator_window_with_nothing_consumed_before_starts_at_the_deletion():
+    ledger = Ledger().add_events([{"event": "published", "id": "a", "seq": 1, "producer": "p", "_t": 90.0}])
+    window = emulator_loss_window(ledger, 100.0, 110.0, publish_interval=2.0)
+    assert (window.start, window.end, window.max_excused) == (100.0, 110.0, 6)

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from lab.ledger import Ledger, LossWindow, parse_events, parse_time, seq_gaps, split_line
+from lab.ledger import Ledger, LossWindow, parse_events, seq_gaps, split_line
+from lab.times import parse_time
+from lab.verdict import ledger_problems
 
 
 def jline(**fields) -> str:
@@ -89,12 +91,19 @@ def test_loss_window_excuses_only_messages_published_inside_it():
     assert result.lost == ["a", "c"]
 
 
-def test_dlq_bodies_account_for_messages_and_keep_raw_poison():
+def test_dlq_keeps_raw_poison_and_a_published_id_there_is_a_loss():
+    """Item 3: the ledger used to drop published ids found in the DLQ from "missing". Poison bodies carry no id, so
+    that could only hide a good message that was dead-lettered; now it is lost and named."""
     ledger = Ledger().add_log(published("a", 1, 10)).add_dlq([json.dumps({"id": "a"}), "not json {"])
+    in_dlq = {entry["id"] for entry in ledger.dlq if entry["id"]}
+    assert set(ledger.published) - set(ledger.consumed) - in_dlq == set()  # the old "missing": nothing
     result = ledger.check()
-    assert result.lost == []
+    assert result.lost == ["a"] and result.dlq_published == ["a"]
+    assert any("DLQ" in problem for problem in ledger_problems(result))
     assert [entry["id"] for entry in result.dlq] == ["a", None]
     assert result.dlq[1]["body"] == "not json {"
+    poison_only = Ledger().add_log(published("b", 1, 10)).add_log(consumed("b", 11)).add_dlq(["not json {"])
+    assert ledger_problems(poison_only.check()) == []
 
 
 def test_poison_deleted_and_unknown_ids_are_counted():
@@ -120,6 +129,52 @@ def test_producer_retry_accepted_twice_is_one_published_message():
 def test_seq_gaps_per_producer_and_restart_from_one_is_not_a_gap():
     events = [{"seq": s, "producer": "p1"} for s in (1, 2, 4)] + [{"seq": s, "producer": "p2"} for s in (1, 2, 1)]
     assert seq_gaps(events) == {"p1": [3]}
+
+
+def test_gap_in_a_restarted_container_is_not_hidden_by_the_first_run():
+    """Item 6: a restarted producer starts again at 1 under the same pod name; keyed by pod only, run 0's 1..5 hid
+    run 1's missing 3. Keyed by pod and container generation, it shows."""
+    run0 = "\n".join(published(f"a{s}", s, 10 + s) for s in range(1, 6))
+    run1 = "\n".join(published(f"b{s}", s, 30 + s) for s in (1, 2, 4))
+    by_pod = Ledger().add_log(run0, "producer-1").add_log(run1, "producer-1")
+    assert by_pod.check().seq_gaps == {}  # the old key
+    ledger = Ledger().add_log(run0, "producer-1", generation=0).add_log(run1, "producer-1", generation=1)
+    assert ledger.check().seq_gaps == {"producer-a#1": [3]}
+    assert ledger_problems(ledger.check())
+
+
+def test_consumed_but_never_published_fails_the_ledger():
+    """Item 6: ``unknown`` was counted, never asserted: a consumer reading someone else's queue passed."""
+    ledger = Ledger().add_log(published("a", 1, 10)).add_log("\n".join([consumed("a", 11), consumed("x", 12)]))
+    result = ledger.check()
+    assert result.lost == [] and result.unknown == ["x"]  # the old assertion (lost == []) passed
+    assert any("never published" in problem for problem in ledger_problems(result))
+
+
+def test_unpublished_message_counts_as_lost():
+    """Item 6: a producer stopped mid-retry logs ``unpublished``; that message is lost, not invisible."""
+    gave_up = jline(ts=12, event="unpublished", id="b", seq=2, producer="producer-a", error="EndpointConnectionError")
+    ledger = Ledger().add_log("\n".join([published("a", 1, 10), gave_up])).add_log(consumed("a", 11))
+    assert ledger.check().lost == ["b"] and ledger.check().unpublished == ["b"]
+    assert ledger.check(until=11).lost == []  # given up after the check's horizon: not yet due
+    ledger.add_log(consumed("b", 13))  # SNS took it after all: neither lost nor unknown
+    assert ledger.check().lost == [] and ledger.check().unknown == []
+
+
+def test_publish_without_a_timestamp_is_due_not_dropped():
+    """Item 6: a ``published`` line with neither ``ts`` nor a kubectl stamp was silently left out of every check."""
+    events = parse_events(json.dumps({"event": "published", "id": "a", "seq": 1, "producer": "p"}))
+    assert events[0]["_t"] is None
+    assert Ledger().add_events(events).check(until=100).lost == ["a"]
+
+
+def test_excused_losses_beyond_the_window_bound_fail():
+    """Item 4: the number of excused messages is bounded by what the window can hold."""
+    ledger = Ledger().add_log("\n".join(published(f"m{i}", i, 20 + i * 0.1) for i in range(1, 31)))
+    unbounded = ledger.check(window=LossWindow(start=15, end=25))
+    assert len(unbounded.excused) == 30 and ledger_problems(unbounded) == []  # before: any number was fine
+    bounded = ledger.check(window=LossWindow(start=15, end=25, max_excused=11))
+    assert ledger_problems(bounded) == ["30 losses excused, the window can hold at most 11"]
 
 
 @pytest.mark.parametrize(

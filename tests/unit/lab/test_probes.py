@@ -95,3 +95,17 @@ def test_crashloop_deadline_sums_cycles_and_backoffs():
 )
 def test_grows_needs_strictly_growing_delays_beyond_timestamp_resolution(delays, expected):
     assert grows(delays) is expected
+
+
+def test_detection_bound_counts_initial_delay_only_from_container_start():
+    probe = Probe(initial_delay=5, period=2, timeout=1, failure_threshold=3)
+    assert probe.detection_bound(from_start=False) == 7
+    assert probe.detection_bound() == 12  # from start: what waits use
+    assert probe.detection_bound(30, from_start=False) == 37
+
+
+def test_earliest_decision_needs_threshold_failures_one_period_apart():
+    probe = Probe(initial_delay=5, period=5, timeout=2, failure_threshold=3)
+    assert probe.earliest_decision() == 10
+    assert probe.earliest_decision(from_start=True) == 15
+    assert probe.earliest_decision(visible_after=14) == 24

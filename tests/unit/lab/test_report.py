@@ -10,7 +10,7 @@ from lab.timeline import ProbeResult, Recovery
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def record(fault: str, killed: float | None, lost_one: bool = False) -> FaultRecord:
+def record(fault: str, killed: float | None, lost_one: bool = False, bound: float | None = 7.0) -> FaultRecord:
     ledger = Ledger()
     ledger.add_events(
         [
@@ -30,7 +30,7 @@ def record(fault: str, killed: float | None, lost_one: bool = False) -> FaultRec
         restarted=108.0,
         ready=110.0,
         first_consumed=110.5,
-        bound=7.0,
+        bound=bound,
     )
     return FaultRecord(
         fault=fault,
@@ -54,15 +54,19 @@ def test_report_has_summary_rows_sections_and_pngs(tmp_path):
     records = [
         record("fault switch", killed=107.0),
         record("fault switch", killed=109.0),
-        record("pod deleted", None, True),
+        record("pod deleted", None, True, bound=None),
     ]
     report = write_report(records, tmp_path, {"cluster": "unit-test"})
     text = report.read_text()
     assert report.parent.parent == tmp_path
     assert "- cluster: unit-test" in text
-    # fault switch: detection 7 and 9 -> median 8 / worst 9, excess 1 / 2; 2 duplicates over two runs.
-    assert "| fault switch | 2 | passed | 7 / 7 | 8 / 9 | 1 / 2 | 2 / 2 | 10.5 / 10.5 | 0 | 0 | 2 |" in text
-    assert "| pod deleted | 1 | passed | 7 |  |  | 2 | 10.5 | 1 | 0 | 1 |" in text
+    # fault switch: detection 7 and 9 -> median 8 / worst 9, excess 0 / 2; 2 duplicates over two runs. The run at
+    # +2 s excess is failed (it used to be "passed"): the report's outcome is lab.verdict, as in the tests.
+    assert "| fault switch | 2 | failed, passed | 7 / 7 | 8 / 9 | 1 / 2 | 2 / 2 | 10.5 / 10.5 | 0 | 0 | 2 |" in text
+    assert "| 1 | passed | 7 | 7 | 0 |" in text and "| 2 | failed | 7 | 9 | 2 |" in text
+    assert "- run 2 **failed**: fault switch: restart decided 9.0 s after the fault, bound 7 s (excess +2.0 s" in text
+    # A lost message fails the run too, whatever the timing.
+    assert "| pod deleted | 1 | failed |  |  |  | 2 | 10.5 | 1 | 0 | 1 |" in text
     pictures = sorted(p.name for p in report.parent.glob("*.png"))
     assert pictures == ["timeline-fault-switch-1.png", "timeline-fault-switch-2.png", "timeline-pod-deleted-1.png"]
     for name in pictures:
@@ -83,7 +87,7 @@ def test_failed_fault_without_data_still_gets_a_row_and_picture(tmp_path):
         "emulator pod deleted",
         "see docstring",
         Recovery("x", injected=1.0),
-        outcome="failed",
+        test_failed=True,
         notes="producer restarted",
     )
     text = write_report([failed], tmp_path).read_text()

@@ -2,18 +2,19 @@
 
 import pytest
 
-from lab.ledger import parse_time
 from lab.timeline import (
-    ProbeSettings,
     Recovery,
     event_time,
     first_after,
     first_failure,
     last_finished_at,
     probe_results,
+    readiness_round_trip,
     ready_since,
+    restart_decision,
     started_at,
 )
+from lab.times import parse_time
 
 POD = "consumer-7d9f8c6b5-x2k4q"
 
@@ -85,18 +86,6 @@ POD_JSON = {
         ],
     },
 }
-
-
-def test_probe_settings_use_kubernetes_defaults_for_absent_fields():
-    settings = ProbeSettings.from_probe({"httpGet": {"path": "/health", "port": 5000}, "periodSeconds": 2})
-    assert settings == ProbeSettings(initial_delay=0, period=2, timeout=1, failure_threshold=3)
-
-
-def test_detection_bound_counts_initial_delay_only_from_container_start():
-    s = ProbeSettings(initial_delay=5, period=2, timeout=1, failure_threshold=3)
-    assert s.detection_bound() == 7
-    assert s.detection_bound(from_start=True) == 12
-    assert s.detection_bound(extra=30) == 37
 
 
 def test_event_time_skips_older_events_and_uses_last_time_of_an_aggregated_one():
@@ -172,3 +161,41 @@ def test_first_after():
     assert first_after([5.0, None, 2.0, 9.0], 4.0) == 5.0
     assert first_after([1.0], 4.0) is None
     assert first_after([1.0], None) is None
+
+
+def pod_ready(status: str, since: str) -> dict:
+    return {
+        "metadata": {"name": "producer-1"},
+        "status": {
+            "conditions": [{"type": "Ready", "status": status, "lastTransitionTime": f"2026-11-28T04:{since}Z"}]
+        },
+    }
+
+
+def test_readiness_round_trip_needs_a_transition_after_the_outage():
+    """Item 4: the emulator fault expects "NotReady then Ready" but only waited for Ready, which a pod that never
+    noticed the outage passes at once."""
+    before, outage = pod_ready("True", "00:00"), t("10:00.5")
+    stayed = pod_ready("True", "00:00")
+    assert ready_since(stayed) is not None  # the old check (kubectl wait --for=condition=Ready) passed
+    assert "stayed Ready through the outage" in readiness_round_trip(before, stayed, outage)
+    assert readiness_round_trip(before, pod_ready("True", "10:20"), outage) is None
+    assert "not Ready again" in readiness_round_trip(before, pod_ready("False", "10:09"), outage)
+    assert "not Ready before" in readiness_round_trip(pod_ready("False", "00:00"), pod_ready("True", "10:20"), outage)
+
+
+def test_restart_decision_is_the_threshold_th_consecutive_failure_on_the_probe_path():
+    log = "\n".join(
+        f'2026-11-28T04:20:{sec}Z 10.88.0.1 - - [28/Nov/2026 04:20:{sec}] "GET {path} HTTP/1.1" {code} -'
+        for sec, path, code in [
+            ("01", "/health", 503),
+            ("06", "/health", 200),  # a success resets the streak
+            ("11", "/health", 503),
+            ("12", "/ready", 503),  # readiness does not count
+            ("16", "/health", 503),
+            ("21", "/health", 503),
+        ]
+    )
+    assert restart_decision(probe_results(log), [], t("20:00"), 3, "/health", POD) == t("20:21")
+    # No probe reached the server (wrong port): the Killing event, whole seconds.
+    assert restart_decision([], EVENTS, t("20:04"), 3, "/health", POD) == t("20:11")
