@@ -152,7 +152,10 @@ def start(choice: Choice, factory: Callable[[str | None], Any], name: str, versi
     verb = "reusing" if existed else "creating"
     say(f"{verb} {choice.provider} cluster {manager.cluster_name} (Kubernetes {version})")
     try:
-        manager.create(ClusterOptions(api_version=version, cluster_timeout=CLUSTER_TIMEOUT), timeout=120)
+        # pytest-kubernetes writes "v{api_version}" itself (kind image tag, minikube --kubernetes-version), so
+        # --k8s-version=v1.34.12 and =1.34.12 both mean 1.34.12 (minikube rejects "vv1.34.12").
+        api_version = version.removeprefix("v")
+        manager.create(ClusterOptions(api_version=api_version, cluster_timeout=CLUSTER_TIMEOUT), timeout=120)
     except Exception:
         if not existed:  # a half-created cluster is still this run's: delete it
             manager.delete()

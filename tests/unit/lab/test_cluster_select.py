@@ -86,3 +86,22 @@ def test_a_stopped_minikube_profile_counts_as_existing_so_the_run_never_deletes_
 def test_kind_cluster_absent_means_the_run_creates_it(monkeypatch):
     monkeypatch.setattr(cluster.subprocess, "run", fake_run("kind\nsomething-else\n"))
     assert not cluster._exists("kind", "pytest-resiliency-lab", manager=None)
+
+
+def test_k8s_version_with_a_leading_v_reaches_the_provider_without_it(monkeypatch):
+    """pytest-kubernetes prepends "v" itself: --k8s-version=v1.34.12 must not become minikube's "vv1.34.12"."""
+    created = []
+
+    class Manager:
+        cluster_name = "pytest-resiliency-lab"
+
+        def __init__(self, name):
+            pass
+
+        def create(self, options, timeout):
+            created.append(options.api_version)
+
+    monkeypatch.setattr(cluster, "_exists", lambda *args: False)
+    for version in ("v1.34.12", "1.34.12"):
+        cluster.start(cluster.Choice("minikube", "test"), lambda provider: Manager, "lab", version, lambda text: None)
+    assert created == ["1.34.12", "1.34.12"]
