@@ -19,6 +19,8 @@ source "${OC_DIR}/lib/build-coredns.sh"
 source "${OC_DIR}/lib/build-crictl.sh"
 # shellcheck source=build-pause.sh
 source "${OC_DIR}/lib/build-pause.sh"
+# shellcheck source=build-minikube.sh
+source "${OC_DIR}/lib/build-minikube.sh"
 
 # Run one step and record its duration: build_step NAME FUNCTION [ARGS...]
 build_step() {
@@ -78,6 +80,7 @@ build_all() {
   fi
   build_step pause-image pause_image
   build_step coredns-image coredns_image
+  minikube_build_all
   build_summary "$((SECONDS - t0))"
   rm -f "${BUILD_TIMES}"
 }
