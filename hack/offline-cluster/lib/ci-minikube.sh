@@ -40,8 +40,10 @@ cleanup() {
 
 # The exercise's commands as a user types them (README "By hand" and docs/minikube.md), with checks.
 exercise() {
-  local pod app
+  local pod app t0=${SECONDS}
   minikube start
+  kubectl wait node --all --for=condition=Ready --timeout=120s
+  say "minikube start to node Ready: $((SECONDS - t0)) s"
   minikube status
   eval "$(minikube docker-env)"
   docker build -t consumer candidate-project/consumer
