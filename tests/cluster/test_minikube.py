@@ -5,7 +5,7 @@ What it proves (issue 8): with the settings `eval "$(hack/offline-cluster/offlin
 pinned Kubernetes version with the docker runtime, resolves cluster DNS, routes a Service, runs an image loaded
 with `minikube image load` (the provider's `load_image`) and one built through `minikube docker-env`, already holds
 the LocalStack image, and restarts a container whose liveness probe fails. The profile is this module's own
-(pytest-lab-minikube-test) and is deleted afterwards. Select these tests with `-k minikube`.
+(pytest-lab-minikube-tier) and is deleted afterwards. Select these tests with `-k minikube`.
 
 Every check is a function returning its problems, and the `test_check_*` tests feed each one a broken case, so a
 check that cannot fail is itself a failing test.
@@ -25,7 +25,7 @@ from lab.kube import Kube, holds, wait_for
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
 from tests.cluster.test_liveness import RESTART_DEADLINE, unhealthy_pod
 
-PROFILE = "lab-minikube-test"  # pytest-kubernetes names the minikube profile pytest-<name>
+PROFILE = "lab-minikube-tier"  # pytest-kubernetes names the minikube profile pytest-<name>
 START_TIMEOUT = 900  # seconds for `minikube start`; measured ~2-4 min on the loaded 2-core machine
 REQUIRED_ENV = ("MINIKUBE_BASE_IMAGE", "MINIKUBE_KUBERNETES_VERSION", "MINIKUBE_CONTAINER_RUNTIME")
 LOCALSTACK_IMAGE = "docker.io/localstack/localstack:4.14.0"
@@ -68,7 +68,7 @@ def cluster(k8s_manager) -> Iterator:
         version = pinned_k8s_version().removeprefix("v")  # the provider adds the "v" itself
         manager.create(ClusterOptions(api_version=version, cluster_timeout=START_TIMEOUT), timeout=120)
     except BaseException:
-        subprocess.run(["minikube", "logs", "-p", manager.cluster_name, "--file", "artifacts/minikube-test.log"])
+        subprocess.run(["minikube", "logs", "-p", manager.cluster_name, "--file", "artifacts/minikube-tier.log"])
         manager.delete()
         raise
     yield manager

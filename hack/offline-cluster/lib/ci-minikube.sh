@@ -13,7 +13,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 OC="${ROOT}/hack/offline-cluster/offline-cluster"
 ARTIFACTS="${ROOT}/artifacts/ci/minikube"
-PROFILES=(minikube pytest-lab-minikube-test pytest-resiliency-lab) # default, test_minikube.py, the e2e run
+# The minikube profile each step creates: the default one, tests/cluster/test_minikube.py's, the e2e run's.
+declare -A STEP_PROFILE=([exercise]=minikube [cluster]=pytest-lab-minikube-tier [e2e]=pytest-resiliency-lab)
+PROFILES=() # of the steps this run started: only those are cleaned up (another run may use the others)
 
 say() { printf '=== [ci-minikube %s] %s\n' "$(date +%T)" "$*"; }
 
@@ -29,7 +31,7 @@ cleanup() {
   local rc=$? profile
   set +e
   mkdir -p "${ARTIFACTS}"
-  for profile in "${PROFILES[@]}"; do
+  for profile in "${PROFILES[@]+"${PROFILES[@]}"}"; do
     minikube status -p "${profile}" >/dev/null 2>&1 || continue
     minikube logs -p "${profile}" --file "${ARTIFACTS}/${profile}.log" >/dev/null 2>&1
     minikube delete -p "${profile}" >/dev/null 2>&1
@@ -73,6 +75,7 @@ main() {
     case "${s}" in
       build) step build "${OC}" build ;;
       exercise | cluster | e2e)
+        PROFILES+=("${STEP_PROFILE[${s}]}")
         eval "$("${OC}" env)"
         # minikube writes its context into $KUBECONFIG: never into the offline cluster's, if that one is up.
         export KUBECONFIG="${ARTIFACTS}/kubeconfig"
