@@ -13,10 +13,13 @@ check that cannot fail is itself a failing test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytest_kubernetes.options import ClusterOptions
@@ -46,9 +49,13 @@ def node_problems(node: dict, version: str) -> list[str]:
 
 
 def image_problems(listed: str, image: str) -> list[str]:
-    """`minikube image ls` output must name IMAGE (with or without docker.io/)."""
-    names = {line.strip().removeprefix("docker.io/") for line in listed.splitlines()}
-    return [] if image.removeprefix("docker.io/") in names else [f"{image} not in the node: {sorted(names)}"]
+    """`minikube image ls` output must name IMAGE (it writes docker.io/library/NAME for a plain NAME)."""
+
+    def short(ref: str) -> str:
+        return ref.strip().removeprefix("docker.io/").removeprefix("library/")
+
+    names = {short(line) for line in listed.splitlines()}
+    return [] if short(image) in names else [f"{image} not in the node: {sorted(names)}"]
 
 
 def minikube(*args: str, timeout: float = 300, env: dict | None = None) -> str:
@@ -96,8 +103,10 @@ def finished(pod: dict) -> str | None:
 
 
 def waiting_reason(pod: dict) -> str | None:
+    """The kubelet's verdict on a waiting container; None while it is still being created."""
     statuses = pod["status"].get("containerStatuses") or [{}]
-    return statuses[0].get("state", {}).get("waiting", {}).get("reason")
+    reason = statuses[0].get("state", {}).get("waiting", {}).get("reason")
+    return None if reason in (None, "ContainerCreating", "PodInitializing") else reason
 
 
 def restarts(kube: Kube, pod: str) -> int:
@@ -151,7 +160,8 @@ def test_minikube_docker_env_builds_into_the_node(cluster, kube):
         if line.startswith("export "):
             name, _, value = line.removeprefix("export ").partition("=")
             env[name] = value.strip('"')
-    assert env.get("DOCKER_HOST", "").startswith("tcp://127.0.0.1:"), exports
+    assert env.get("DOCKER_HOST", "").startswith("tcp://"), exports  # the node's dockerd, not the host's socket
+    assert env.get("MINIKUBE_ACTIVE_DOCKERD") == cluster.cluster_name, exports
     subprocess.run(["docker", "build", "-q", "-t", "lab-docker-env-test", str(IMAGE_DIR)], check=True, env=env)
     phase, log = run_to_completion(kube, "built-in-node", "lab-docker-env-test", ["python", "-c", "print('ran')"])
     assert (phase, log.strip()) == ("Succeeded", "ran")
@@ -164,7 +174,12 @@ def start_probed_pod(cluster, kube: Kube, name: str, healthy: bool) -> None:
     pod["metadata"].update(name=name, namespace=kube.namespace)
     if healthy:
         pod["spec"]["containers"][0]["env"] = []
-    cluster.apply(pod)
+    # From a file: pytest-kubernetes' apply(dict) echoes YAML through a single-quoted shell string, which turns
+    # the quoted env value '500' into a number the API rejects.
+    manifest = Path(tempfile.mkstemp(suffix=".json")[1])
+    manifest.write_text(json.dumps(pod))
+    cluster.apply(manifest)
+    manifest.unlink()
     kube.wait("jsonpath={.status.phase}=Running", POD_TIMEOUT, f"pod/{name}")
 
 
@@ -198,8 +213,10 @@ def test_check_node_problems_catches_each_fault():
 
 
 def test_check_image_problems_catches_a_missing_image():
-    listed = "docker.io/localstack/localstack:4.14.0\nregistry.k8s.io/pause:3.10.1\n"
+    listed = "docker.io/localstack/localstack:4.14.0\nregistry.k8s.io/pause:3.10.1\ndocker.io/library/web:latest\n"
     assert image_problems(listed, LOCALSTACK_IMAGE) == []
+    assert image_problems(listed, "web:latest") == []
+    assert image_problems(listed, "web:other")
     assert image_problems(listed, "localstack/localstack:4.13.0")
 
 
@@ -207,3 +224,7 @@ def test_check_pod_state_readers_on_broken_cases():
     assert finished({"status": {"phase": "Running"}}) is None
     assert finished({"status": {"phase": "Failed"}}) == "Failed"
     assert waiting_reason({"status": {}}) is None
+    creating = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}}
+    assert waiting_reason(creating) is None
+    never = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ErrImageNeverPull"}}}]}}
+    assert waiting_reason(never) == "ErrImageNeverPull"
