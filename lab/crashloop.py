@@ -55,7 +55,10 @@ class Backoff:
         for before, after in zip(starts, starts[1:], strict=False):
             if self.finished[before] is None:
                 break
-            out.append(parse_time(after) - parse_time(self.finished[before]))
+            start, end = parse_time(after), parse_time(self.finished[before])
+            if start is None or end is None:
+                break
+            out.append(start - end)
         return out
 
     def complete(self) -> bool:

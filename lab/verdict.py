@@ -8,6 +8,7 @@ run is recorded, and `lab.report.model.FaultRecord.outcome` is "failed" exactly 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from lab.ledger import LedgerResult
 from lab.timeline import Recovery
@@ -46,7 +47,7 @@ def ledger_problems(result: LedgerResult | None) -> list[str]:
     """Nothing lost, nothing unexplained, nothing hidden: the at-least-once promise as assertions."""
     if result is None:
         return []
-    checks = [
+    checks: list[tuple[list[Any], str]] = [
         (result.lost, "lost (published or given up, never consumed)"),
         (result.unknown, "consumed but never published"),
         (result.dlq_published, "published ids in the DLQ (good messages dead-lettered)"),

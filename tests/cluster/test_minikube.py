@@ -28,6 +28,8 @@ from lab.kube import Kube, holds, wait_for
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
 from tests.cluster.test_liveness import RESTART_DEADLINE, unhealthy_pod
 
+pytestmark = pytest.mark.minikube  # selected by --k8s-provider=minikube (tests/cluster/conftest.py)
+
 PROFILE = "lab-minikube-tier"  # pytest-kubernetes names the minikube profile pytest-<name>
 START_TIMEOUT = 900  # seconds for `minikube start`; measured ~2-4 min on the loaded 2-core machine
 REQUIRED_ENV = ("MINIKUBE_BASE_IMAGE", "MINIKUBE_KUBERNETES_VERSION", "MINIKUBE_CONTAINER_RUNTIME")

@@ -15,7 +15,8 @@ from typing import Any
 
 import requests
 
-from tests.integration.support import free_port, wait_for
+from lab.emulator import free_port
+from lab.processes import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 # Standard-library Python only; 20 s covers a loaded 2-core machine (it answers /health in well under a second).

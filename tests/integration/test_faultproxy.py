@@ -19,9 +19,10 @@ from botocore.exceptions import ClientError
 
 from faultproxy.faults import Fault
 from faultproxy.proxy import INJECTED_HEADER
-from producer.policy import RetryPolicy
+from lab.emulator import REGION, Emulator
+from lab.processes import wait_for
+from shared.policy import RetryPolicy
 from tests.integration.faultproxy_process import FaultProxy, faultproxy
-from tests.integration.support import REGION, Emulator, wait_for
 from tests.integration.timing import Timing
 
 VISIBILITY = 1

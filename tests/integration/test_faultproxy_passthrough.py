@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from faultproxy.proxy import HOP_BY_HOP
+from lab.emulator import free_port
 from tests.integration.faultproxy_process import FaultProxy, faultproxy
-from tests.integration.support import free_port
 
 BODY = os.urandom(1024 * 1024 + 7)  # bigger than the proxy's 64 KiB chunk, odd length
 RELEASE = threading.Event()  # the streamed answer's second half waits for the test to have read the first

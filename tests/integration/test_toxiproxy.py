@@ -18,9 +18,9 @@ import pytest
 import yaml
 from botocore.exceptions import BotoCoreError
 
+from lab.emulator import CREDENTIALS, Emulator, free_port
 from lab.toxiproxy import Toxic, Toxiproxy, ToxiproxyError
-from producer.aws import TRANSIENT, make_client
-from tests.integration.support import CREDENTIALS, Emulator, free_port
+from shared.aws import TRANSIENT, make_client, new_session
 from tests.integration.toxiproxy_process import toxiproxy_server
 
 OVERLAY = Path(__file__).resolve().parents[1] / "e2e" / "manifests" / "toxiproxy.yaml"
@@ -48,7 +48,7 @@ def proxied(toxiproxy: Toxiproxy, emulator: Emulator, monkeypatch: pytest.Monkey
     toxiproxy.create_proxy("emulator", f"127.0.0.1:{port}", f"127.0.0.1:{emulator.port}")
     for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
         monkeypatch.setenv(name, value)
-    yield make_client("sqs", "us-east-1", 1.0, READ_TIMEOUT)
+    yield make_client(new_session(), "sqs", "us-east-1", 1.0, READ_TIMEOUT)
     toxiproxy.delete_proxy("emulator")
 
 

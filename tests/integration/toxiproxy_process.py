@@ -16,8 +16,9 @@ from pathlib import Path
 
 import requests
 
+from lab.emulator import free_port
+from lab.processes import wait_for
 from lab.toxiproxy import Toxiproxy
-from tests.integration.support import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "hack" / "offline-cluster" / "lib" / "build-toxiproxy.sh"

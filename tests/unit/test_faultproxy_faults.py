@@ -14,8 +14,8 @@ from tenacity import RetryCallState
 from faultproxy.config import ConfigError, load
 from faultproxy.faults import FaultError, FaultTable, parse_fault
 from faultproxy.protocol import JSON, QUERY, Operation, throttle_reply
-from producer.aws import TRANSIENT, retry_call
-from producer.policy import RetryPolicy
+from shared.aws import TRANSIENT, retry_call
+from shared.policy import RetryPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 

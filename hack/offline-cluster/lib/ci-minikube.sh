@@ -82,7 +82,7 @@ main() {
         mkdir -p "${ARTIFACTS}"
         case "${s}" in
           exercise) step exercise exercise ;;
-          cluster) step cluster-tier python3 -m tox run -e cluster -- -k minikube ;;
+          cluster) step cluster-tier python3 -m tox run -e cluster -- --k8s-provider=minikube -k minikube ;;
           e2e) step e2e python3 -m tox run -e e2e -- --k8s-provider=minikube \
             --k8s-version="${MINIKUBE_KUBERNETES_VERSION}" --ignore=tests/e2e/faults ;;
         esac ;;
