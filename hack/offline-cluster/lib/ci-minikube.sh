@@ -42,7 +42,7 @@ cleanup() {
 
 # The exercise's commands as a user types them (README "By hand" and docs/minikube.md), with checks.
 exercise() {
-  local pod app t0=${SECONDS}
+  local pod app logs t0=${SECONDS}
   minikube start
   kubectl wait node --all --for=condition=Ready --timeout=120s
   say "minikube start to node Ready: $((SECONDS - t0)) s"
@@ -60,7 +60,9 @@ exercise() {
     [[ "$(kubectl exec "${pod}" -- curl -s http://0.0.0.0:5000/health)" == '{"status": "UP!"}' ]]
     # the kubelet's probes in the log, as the exercise shows them; they come every periodSeconds
     kubectl wait "${pod}" --for=condition=Ready --timeout=120s
-    kubectl logs "${pod}" | grep -m1 -E '"GET /health HTTP/1.1" 200 -'
+    # captured first: `kubectl logs | grep -m1` fails under pipefail when grep's early exit SIGPIPEs kubectl (141)
+    logs=$(kubectl logs "${pod}")
+    grep -m1 -E '"GET /health HTTP/1.1" 200 -' <<<"${logs}"
   done
   minikube delete
 }
