@@ -3,7 +3,7 @@
 #   1. the exercise's own commands, literally: `minikube start`, `eval $(minikube docker-env)`, both
 #      `docker build`s, `kubectl apply -f candidate-project/kubernetes`, three Running pods, `kubectl exec POD --
 #      curl http://0.0.0.0:5000/health`, the kubelet's probe lines in `kubectl logs`, `minikube delete`;
-#   2. `tox -e cluster -- -k minikube` (tests/cluster/test_minikube.py: the provider itself);
+#   2. `tox -e cluster -- --k8s-provider=minikube -k minikube` (tests/cluster/test_minikube.py: the provider itself);
 #   3. `tox -e e2e` on minikube through pytest-kubernetes' provider: the exercise and liveness modules.
 # Each step prints its duration; minikube's logs are saved under artifacts/ci/minikube/ and every profile this
 # phase created is deleted, whatever happens. Usage: ci-minikube.sh [build|exercise|cluster|e2e]... (default: all).
