@@ -44,6 +44,18 @@ def wait_for(probe: Any, accept: Any, timeout: float, interval: float = 0.2) -> 
     return retrying(probe)
 
 
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> int | None:
+    """SIGTERM, SIGKILL only after ``grace`` seconds, and reap: one way for every helper process the tiers start."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 @dataclass
 class Service:
     """A running ``app.py``: its PID, health port, captured output (stdout JSON events, stderr access lines)."""
@@ -155,11 +167,4 @@ class Service:
 
     def stop(self, grace: float = 30.0) -> int | None:
         """SIGTERM (the service drains and exits 0), SIGKILL only after ``grace``; returns the exit code."""
-        if self.alive:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, grace)

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from lab.emulator import free_port
-from lab.processes import wait_for
+from lab.processes import stop_process, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 # Standard-library Python only; 20 s covers a loaded 2-core machine (it answers /health in well under a second).
@@ -65,10 +65,4 @@ def faultproxy(upstream: str, log_dir: Path, seed: int = 0) -> Iterator[FaultPro
         )
         yield proxy
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from lab.emulator import free_port
-from lab.processes import wait_for
+from lab.processes import stop_process, wait_for
 from lab.toxiproxy import Toxiproxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,9 +60,4 @@ def toxiproxy_server(log_dir: Path, config: Path | None = None) -> Iterator[Toxi
         )
         yield client
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
