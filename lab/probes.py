@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lab.kube import container_spec
+from lab.times import API_TIMESTAMP_RESOLUTION_SECONDS
 
 # Kubernetes' documented defaults (core/v1 Probe) for fields the manifest may leave out.
 DEFAULT_INITIAL_DELAY = 0
@@ -130,7 +131,7 @@ def crashloop_deadline(probe: Probe, restarts: int, slack: float = RESTART_SLACK
     return sum(probe.restart_deadline(slack=slack) + backoff_delay(n) for n in range(1, restarts + 1))
 
 
-def grows(delays: Iterable[float], tolerance: float = 1.0) -> bool:
+def grows(delays: Iterable[float], tolerance: float = API_TIMESTAMP_RESOLUTION_SECONDS) -> bool:
     """True when every delay is larger than the one before by more than ``tolerance`` (API timestamps are ±1 s)."""
     values = list(delays)
     return len(values) >= 2 and all(b - a > tolerance for a, b in zip(values, values[1:], strict=False))

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+# The API server writes container and event times in whole seconds: two of them differ by up to this much more or
+# less than the events did.
+API_TIMESTAMP_RESOLUTION_SECONDS = 1.0
+
 
 def parse_time(value: object) -> float | None:
     """Unix seconds from a float, an int or an RFC3339 string (Kubernetes and CRI both use it), else None."""

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from lab.crashloop import Backoff
+from lab.crashloop import Backoff, problems
 from lab.deploy import Lab
 from lab.kube import Kube, KubectlError
 from lab.liveness import RENAMED_PATH, probe_patch
@@ -98,6 +98,51 @@ def test_backoff_delays_pair_each_finish_with_the_next_start():
     assert backoff.delays() == [1.0, 10.0]
     assert backoff.complete()
     assert backoff.waiting_reasons == {"CrashLoopBackOff"}
+
+
+def generations(*spans: tuple[int, int], held: tuple[int, ...] = ()) -> Backoff:
+    """A Backoff that saw container generations living ``spans`` (seconds after 05:00:00), the last one running;
+    the successors of the generations in ``held`` (0-based) waited in CrashLoopBackOff."""
+
+    def at(second: int) -> str:
+        return f"2026-11-28T05:{second // 60:02d}:{second % 60:02d}Z"
+
+    backoff = Backoff()
+    for n, (start, _end) in enumerate(spans):
+        previous = spans[n - 1] if n else None
+        last = {"terminated": {"startedAt": at(previous[0]), "finishedAt": at(previous[1])}} if previous else {}
+        if n - 1 in held:
+            waiting = {"waiting": {"reason": "CrashLoopBackOff"}}
+            backoff.observe({"restartCount": n - 1, "state": waiting, "lastState": last})
+        backoff.observe({"restartCount": n, "state": {"running": {"startedAt": at(start)}}, "lastState": last})
+    return backoff
+
+
+def test_backoff_problems_accept_what_ci_saw_an_immediate_restart_between_held_ones():
+    # CI on kind, 2026-11-30, saw delays [0, 0, 15, 0]; the kubelet's rule then holds the next restart ≥ 40 s.
+    backoff = generations((0, 2), (2, 4), (4, 6), (21, 23), (23, 25), (65, 67), held=(2, 4))
+    assert backoff.delays() == [0.0, 0.0, 15.0, 0.0, 40.0]
+    assert backoff.imposed() == [15.0, 40.0]
+    assert problems(backoff, 2) == []
+
+
+def test_backoff_problems_fail_a_wait_that_does_not_grow():
+    backoff = generations((0, 2), (2, 4), (4, 6), (16, 18), (28, 30), held=(2, 3))
+    assert backoff.imposed() == [10.0, 10.0]
+    assert any("schedule says at least 20" in p for p in problems(backoff, 2))
+    assert any("did not grow" in p for p in problems(backoff, 2))
+
+
+def test_backoff_problems_fail_a_wait_shorter_than_the_schedule():
+    backoff = generations((0, 2), (2, 4), (4, 6), (9, 11), (31, 33), held=(2, 3))
+    assert any("imposed wait 1 lasted 3.0 s" in p for p in problems(backoff, 2))
+
+
+def test_backoff_problems_fail_a_long_restart_with_no_crashloop_seen_and_too_few_waits():
+    backoff = generations((0, 2), (2, 4), (4, 6), (16, 18), held=())
+    found = problems(backoff, 2)
+    assert any("restart 3 came 10.0 s" in p for p in found)
+    assert any("0 imposed back-off waits seen, 2 wanted" in p for p in found)
 
 
 def test_backoff_notices_a_generation_missed_between_polls():
