@@ -4,7 +4,8 @@
 # minikube's node containers ("unable to apply caps: operation not permitted"). lib/runc-bounded drops from each
 # container spec what the host cannot grant and runs the real runc; this step installs it and makes it dockerd's
 # default runtime (/etc/docker/daemon.json, applied with SIGHUP: running containers are untouched). On a host that
-# grants every capability it does nothing. Sourced by build.sh as an extra step; needs common.sh and runtime.sh.
+# grants every capability it does nothing. Sourced by build.sh as an early step (before any image step runs a
+# container); needs common.sh and runtime.sh.
 set -euo pipefail
 
 DOCKER_RUNTIME_NAME=runc-bounded
@@ -60,4 +61,4 @@ docker_runtime() {
   log "docker-runtime: privileged containers start (default runtime ${DOCKER_RUNTIME_NAME})"
 }
 
-BUILD_EXTRA_STEPS+=("docker-runtime docker_runtime")
+BUILD_EARLY_STEPS+=("docker-runtime docker_runtime")

@@ -24,6 +24,10 @@ source "${OC_DIR}/lib/build-k8s-images.sh"
 
 # Further build steps (e.g. a provider's node image) live in lib/build-*.sh files that add
 # "NAME FUNCTION" entries here; they run after the Kubernetes images, in file-name order.
+# BUILD_EARLY_STEPS run before the first image that starts a container (right after the base images): what those
+# containers need from the host, i.e. Docker's runtime that can start --privileged containers here (k8s-images'
+# kube-proxy check runs one; on a fresh machine it failed when that step ran with the extras, 2026-12-02).
+BUILD_EARLY_STEPS=()
 BUILD_EXTRA_STEPS=()
 build_source_extras() {
   local f
@@ -99,10 +103,14 @@ build_all() {
     build_go_binaries
     build_base_images
   fi
+  local extra
+  for extra in "${BUILD_EARLY_STEPS[@]}"; do
+    # shellcheck disable=SC2086 # "NAME FUNCTION" splits into the step's name and function
+    build_step ${extra}
+  done
   build_step pause-image pause_image
   build_step coredns-image coredns_image
   build_step k8s-images k8s_images
-  local extra
   for extra in "${BUILD_EXTRA_STEPS[@]}"; do
     # shellcheck disable=SC2086 # "NAME FUNCTION" splits into the step's name and function
     build_step ${extra}
