@@ -68,7 +68,7 @@ class Backoff:
     def restarts(self) -> list[tuple[float, bool]]:
         """Each restart, oldest first: seconds from the previous generation's finish to its start, and whether the
         kubelet held it in CrashLoopBackOff."""
-        starts = sorted(self.finished, key=parse_time)
+        starts = sorted(self.finished, key=lambda started: parse_time(started) or 0.0)
         out = []
         for before, after in zip(starts, starts[1:], strict=False):
             if self.finished[before] is None:
@@ -126,7 +126,7 @@ def persistent_liveness_failure(lab: Lab, app: str) -> tuple[str, Probe]:
     spec = lab.kube.deployment(app)["spec"]["template"]["spec"]
     index, _ = container_spec(spec, app)
     base = f"/spec/template/spec/containers/{index}/livenessProbe"
-    ops = [{"op": "replace", "path": f"{base}/httpGet/path", "value": RENAMED_PATH}]
+    ops: list[dict[str, object]] = [{"op": "replace", "path": f"{base}/httpGet/path", "value": RENAMED_PATH}]
     ops += [{"op": "replace", "path": f"{base}/{key}", "value": value} for key, value in FAST_FAILING.items()]
     lab.kube("patch", "deployment", app, "--type=json", "-p", json.dumps(ops))
 

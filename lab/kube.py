@@ -140,7 +140,7 @@ def holds(predicate, window: float, interval: float = 1.0) -> bool:
         stop=stop_after_delay(window),
         wait=wait_fixed(interval),
         retry=retry_if_result(lambda held: held),
-        retry_error_callback=lambda state: state.outcome.result(),
+        retry_error_callback=lambda state: bool(state.outcome and state.outcome.result()),
     )
     return bool(retrying(lambda: bool(predicate())))
 

@@ -61,8 +61,8 @@ def plot_record(record: FaultRecord, path: Path, liveness_path: str = "/health")
         (record.consumed, "consumed", "tab:purple"),
     ):
         if times:
-            xs, ys = _cumulative(times, zero)
-            flow.step(xs, ys, where="post", label=label, color=color)
+            offsets, counts = _cumulative(times, zero)
+            flow.step(offsets, counts, where="post", label=label, color=color)
     flow.yaxis.set_major_locator(MaxNLocator(integer=True))
     flow.set_ylabel("messages (cumulative)")
     flow.set_xlabel("seconds since injection")
