@@ -1,4 +1,5 @@
-"""Render a session's fault records into ``<dir>/<timestamp>/report.md`` plus PNG timelines and ``results.json``.
+"""Render a session's fault records into ``<dir>/<timestamp>/report.md`` plus PNG timelines, ``results.json`` and
+``report.junit.xml``.
 
 Markdown because it reads on GitHub and in a terminal; the JSON keeps every timestamp so figures can be recomputed.
 Empty cells mean "not observed" (e.g. no restart for a pod deletion), never zero.
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lab.report.junit import JUNIT_NAME, write_junit
 from lab.report.model import FaultRecord, Stat, summarize
 from lab.report.plot import plot_record
 from lab.verdict import DETECTION_TOLERANCE_SECONDS
@@ -114,4 +116,5 @@ def write_report(records: list[FaultRecord], parent: Path, meta: dict[str, str] 
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     payload = {"generated": now.isoformat(), "meta": meta or {}, "runs": [r.to_dict() for r in records]}
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    write_junit(records, out / JUNIT_NAME)
     return report
