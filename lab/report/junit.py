@@ -81,11 +81,13 @@ def _case(record: FaultRecord, name: str, suite: str) -> ET.Element:
         properties = ET.SubElement(case, "properties")
         for key, value in values.items():
             ET.SubElement(properties, "property", {"name": key, "value": str(value)})
-    if record.outcome == "failed":
-        problems = record.problems or [record.notes or "the test failed after recording (see its pytest report)"]
-        failure = ET.SubElement(case, "failure", {"message": _clean("; ".join(problems)), "type": "lab.verdict"})
+    problems = record.problems
+    if record.outcome == "failed":  # the verdict's problems, else the test's own error (kept in notes)
+        kind = "lab.verdict" if problems else "test failed"
+        problems = problems or [record.notes or "the test failed after recording (see its pytest report)"]
+        failure = ET.SubElement(case, "failure", {"message": _clean("; ".join(problems)), "type": kind})
         failure.text = _clean("\n".join(problems))
-    if record.notes:
+    if record.notes and record.notes not in problems:
         ET.SubElement(case, "system-out").text = _clean(record.notes)
     return case
 

@@ -2,7 +2,8 @@
 
 Builds on the e2e tier's fixtures (``deployed_lab``, ``aws``, ``artifacts``; see tests/e2e/conftest.py) and never
 overrides them. Each fault runs once by default, which is what CI runs; ``--lab-report`` runs each three times (or
-``--lab-repeat N``) for timing statistics and writes ``<--lab-report-dir>/<UTC time>/report.md`` at the end.
+``--lab-repeat N``) for timing statistics and writes ``<--lab-report-dir>/<UTC time>/report.md`` at the end. Every
+run that records faults also leaves ``report.junit.xml`` (`lab.report.junit`) in its artifact folder, for CI.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 
 from lab.catalogue import Settings
 from lab.logfollow import LogFollower
-from lab.report import FaultRecord
+from lab.report import FaultRecord, write_junit
+from lab.report.junit import JUNIT_NAME
 from lab.timeline import Recovery
 
 RECORDS_KEY = pytest.StashKey[list[FaultRecord]]()
@@ -52,6 +54,15 @@ def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
 def settings(deployed_lab, aws) -> Settings:
     """Queue and pod settings read from the live objects (deadlines are made of them)."""
     return Settings.read(deployed_lab, aws)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def junit_export(pytestconfig, artifacts) -> Iterator[None]:
+    """At session end, the recorded faults as JUnit XML in ``--lab-artifacts``/e2e-<time>/: CI gets it every run."""
+    yield
+    records = pytestconfig.stash.get(RECORDS_KEY, [])
+    if records:
+        write_junit(records, artifacts.path / JUNIT_NAME)
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ def props(case: ET.Element) -> dict[str, str]:
 
 def test_passing_record_carries_its_figures_as_properties_and_no_failure():
     passing = record()
+    passing.notes = "0 excused"
     assert passing.problems == []  # the premise: lab.verdict passes it
     case = suite_of(parse([passing])).find("testcase")
     assert case is not None
@@ -70,6 +71,7 @@ def test_passing_record_carries_its_figures_as_properties_and_no_failure():
         "seq_gaps": "0",
     }  # no earliest: the record has none, so it is left out rather than written as "None"
     assert case.find("failure") is None and case.find("error") is None
+    assert case.findtext("system-out") == "0 excused"
 
 
 def test_lost_message_and_late_decision_fail_with_the_verdicts_words():
@@ -85,6 +87,7 @@ def test_lost_message_and_late_decision_fail_with_the_verdicts_words():
     assert late_failure is not None and "excess +3.0 s" in late_failure.get("message", "")
     assert props(cases["hung worker"])["excess"] == "3.0"
     assert cases["fault switch"].find("failure") is None
+    assert failure.get("type") == "lab.verdict"
 
 
 def test_test_failed_before_recording_fails_with_its_error_and_writes_no_none():
@@ -98,6 +101,7 @@ def test_test_failed_before_recording_fails_with_its_error_and_writes_no_none():
     assert case.get("classname") == SUITE  # no pytest node id on the record
     failure = case.find("failure")
     assert failure is not None and failure.get("message") == "producer restarted[31m"
+    assert failure.get("type") == "test failed" and case.find("system-out") is None  # said once, in the failure
 
 
 def test_empty_records_give_a_valid_empty_suite():
