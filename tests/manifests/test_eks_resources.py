@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from shared import contract
+from tests.manifests.test_eks_overlay import RENDER_ARGS, read_params
 from tests.manifests.test_init_hook import (  # noqa: F401 (fixtures used by name)
     REGION,
     _snapshot,
@@ -125,3 +126,17 @@ def test_comparison_flags_a_drifted_attribute(states, moto_endpoint):  # noqa: F
     url = sqs.get_queue_url(QueueName=contract.QUEUE_NAME)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "31"})
     assert _snapshot(moto_endpoint) != by_hook
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "eks.md"
+
+
+def test_docs_use_the_overlay_command_params_and_contract_names():
+    """docs/eks.md is what a user types: the render command the tests use, every parameter, the contract's names."""
+    text = DOCS.read_text()
+    assert f'kubectl {" ".join(RENDER_ARGS)} deploy/eks | kubectl apply -n "$NAMESPACE" -f -' in text
+    assert f"python deploy/eks/{SCRIPT.name} --region" in text
+    for name in read_params():
+        assert f"\n{name}=$" in text, f"params.env's {name} is not set in the docs' step 4"
+    for name in (contract.TOPIC_NAME, contract.QUEUE_NAME, contract.DLQ_NAME):
+        assert name in text
