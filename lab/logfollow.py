@@ -201,6 +201,15 @@ class LogFollower:
         ledger.unreadable.extend(self.unreadable)
         return ledger.add_dlq(dlq_bodies or [])
 
+    def streams(self) -> dict[str, str]:
+        """Each followed generation's stream: ``following``, or its exit code and how often it was attached."""
+        states = {}
+        for (pod, generation), proc in self._procs.items():
+            code = proc.poll()
+            attempts = self._attempts.get((pod, generation), 1)
+            states[f"{pod}.{generation}"] = "following" if code is None else f"ended ({code}, {attempts} attached)"
+        return states
+
     def stop(self) -> None:
         """End the thread and every kubectl this follower started (by handle, never by name)."""
         self._stop.set()

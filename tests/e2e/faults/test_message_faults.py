@@ -26,6 +26,7 @@ from lab.catalogue import (
     settle,
 )
 from lab.deploy import SERVICES
+from lab.diagnose import flow_summary
 from lab.kube import wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
@@ -80,11 +81,16 @@ def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab,
         app_readiness = lab.probe(app, "readinessProbe")
         lab.kube.wait("condition=Ready", app_readiness.ready_deadline() + window_wait, f"pod/{lab.pod(app)}")
     # Flow resumed: a message the producer published after the recovery has been consumed.
-    resumed = wait_for(
-        lambda: first_consumed_after(logs.ledger(), injected, published_after=True),
-        settings.redelivery(),
-        what="a message published after the emulator restart consumed",
-    )
+    try:
+        resumed = wait_for(
+            lambda: first_consumed_after(logs.ledger(), injected, published_after=True),
+            settings.redelivery(),
+            what="a message published after the emulator restart consumed",
+        )
+    except AssertionError as exc:  # say which side stalled: CI shows only this text
+        endpoints = lab.kube("get", "endpointslices", "-l", "kubernetes.io/service-name=localstack", "-o", "wide")
+        state = flow_summary(logs.texts(), logs.streams(), injected, time.time())
+        raise AssertionError(f"{exc} | {state} | localstack endpoints: {' '.join(endpoints.split())}") from None
     ledger = logs.ledger()
     after = [e["_t"] for m, e in ledger.published.items() if m in ledger.first_consumed and e["_t"] >= injected]
     window = emulator_loss_window(ledger, injected, min(after, default=resumed), interval)
