@@ -52,11 +52,13 @@ def test_services_without_endpoint_are_alive_and_not_ready(tmp_path, timing, wai
         body = consumer.get("/ready").json()
         assert body["status"] == "NOT_READY" and body["reason"].startswith("sqs: ")
         assert names_aws(body["reason"], "sqs"), body
-        # producer: /ready waits for the topic the worker resolves; the worker's retries carry the AWS error.
-        body = producer.get("/ready").json()
-        assert producer.status("/ready") == 503 and body["reason"] == f"topic {TOPIC_NAME} not resolved yet", body
+        # producer: /ready waits for the topic the worker resolves, and names the worker's last AWS error.
         (retry, *_) = wait_for(lambda: producer.events("publish_retry"), bool, timing.start)
         assert names_aws(f"{retry['error']}: {retry['detail']}", "sns"), retry
+        body = producer.get("/ready").json()
+        unresolved = f"topic {TOPIC_NAME} not resolved yet: sns: "
+        assert producer.status("/ready") == 503 and body["reason"].startswith(unresolved), body
+        assert names_aws(body["reason"].split(": sns: ", 1)[1], "sns"), body
         wait_for(lambda: consumer.events("consume_retry"), bool, timing.start)
 
         # Longer than HEARTBEAT_MAX_AGE: a worker that stopped beating while it retried would turn /health 503.

@@ -12,6 +12,7 @@ from botocore.parsers import ResponseParserError
 
 from producer.config import ProducerConfig
 from producer.worker import Publisher
+from shared.contract import TOPIC_NAME
 from shared.policy import RetryPolicy
 from shared.runtime import Controls
 
@@ -157,3 +158,22 @@ def test_ready_problem_tracks_topic(wiring, sns):
     assert publisher.ready_problem() is None
     sns.delete_topic(TopicArn=wiring.topic_arn)
     assert publisher.ready_problem().startswith("sns: NotFound")
+
+
+def test_not_ready_reason_names_the_aws_error_while_the_topic_is_unresolved(sns):
+    """No route to AWS: readiness says why (the endpoint's error), not just "not resolved yet"."""
+    seen: list[str | None] = []
+    flaky = Flaky(sns, "create_topic", failures=2, error=EndpointConnectionError(endpoint_url="https://sns.x"))
+    publisher = make_publisher(flaky)
+    real_call = flaky.__getattr__("create_topic")
+
+    def create_topic(**kwargs: Any) -> Any:
+        seen.append(publisher.start_problem())
+        return real_call(**kwargs)
+
+    flaky.create_topic = create_topic  # type: ignore[method-assign]
+    assert publisher.publish_next()
+    assert seen[0] == f"topic {TOPIC_NAME} not resolved yet"  # before any AWS answer: nothing to name
+    assert seen[1].startswith(f"topic {TOPIC_NAME} not resolved yet: sns: EndpointConnectionError: ")
+    assert "https://sns.x" in seen[1]
+    assert publisher.start_problem() is None

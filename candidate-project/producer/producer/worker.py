@@ -59,6 +59,9 @@ class Publisher:
         self._probe = probe_sns if probe_sns is not None else make_probe_client(session, "sns", region)
         self._clock = clock
         self._topic_arn: str | None = None
+        # The worker's last AWS error while the topic is unresolved: readiness has nothing else to ask then, and "not
+        # resolved yet" alone cannot tell a slow start from an unreachable endpoint (e.g. no route to AWS).
+        self._last_error: str | None = None
         self.next_seq = 1
 
     @property
@@ -132,6 +135,7 @@ class Publisher:
     def _on_retry(self, state: RetryCallState, body: dict[str, Any]) -> None:
         self._beat()  # waiting out an outage is progress, not a hang
         exc = state.outcome.exception() if state.outcome else None
+        self._last_error = f"{error_code(exc)}: {str(exc)[:160]}" if exc else None
         log_event(
             "publish_retry",
             level=logging.WARNING,
@@ -145,7 +149,10 @@ class Publisher:
 
     def start_problem(self) -> str | None:
         """Why readiness cannot be asked yet (no AWS call made), or None once the topic is resolved."""
-        return None if self._topic_arn is not None else f"topic {self._config.topic_name} not resolved yet"
+        if self._topic_arn is not None:
+            return None
+        unresolved = f"topic {self._config.topic_name} not resolved yet"
+        return f"{unresolved}: sns: {self._last_error}" if self._last_error else unresolved
 
     def ready_problem(self) -> str | None:
         """Ready once the topic the worker resolved answers GetTopicAttributes."""
