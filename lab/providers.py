@@ -10,6 +10,7 @@ of the plugin is written: a cluster that exists already is reused by constructin
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +35,13 @@ def pinned(name: str) -> str:
         if line.startswith(f"{name}="):
             return line.split("=", 1)[1].strip()
     raise KeyError(f"{name} is not pinned in {VERSIONS}")
+
+
+def kubectl_binary() -> Path:
+    """The kubectl the lab builds (the cluster's own version, so its built-in kustomize is pinned too), else PATH's."""
+    cache = Path(os.environ.get("LAB_CACHE", "/var/cache/resiliency-lab"))
+    built = cache / f"k8s-{pinned('K8S_VERSION')}" / "bin" / "kubectl"
+    return built if built.exists() else Path(shutil.which("kubectl") or "kubectl")
 
 
 def api_version(version: str | None) -> str:

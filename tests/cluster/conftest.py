@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.providers import kubectl_binary, pinned
+
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_CLUSTER = REPO / "hack" / "offline-cluster" / "offline-cluster"
 IMAGE_DIR = Path(__file__).parent / "image"
@@ -30,11 +31,8 @@ TEST_IMAGE = "lab-cluster-test:latest"
 
 
 def pinned_k8s_version() -> str:
-    """The Kubernetes version the cluster must report, read from the build's pinned versions."""
-    for line in (REPO / "hack" / "offline-cluster" / "versions.env").read_text().splitlines():
-        if line.startswith("K8S_VERSION="):
-            return line.split("=", 1)[1].strip()
-    raise AssertionError("K8S_VERSION missing from hack/offline-cluster/versions.env")
+    """The Kubernetes version the cluster must report: the build's pin (`lab.providers.pinned`, its one owner)."""
+    return pinned("K8S_VERSION")
 
 
 def offline_cluster(*args: str, timeout: float = 60) -> str:
@@ -66,12 +64,6 @@ class Kube:
 
     def apply(self, manifest: dict) -> None:
         self("apply", "-f", "-", stdin=json.dumps(manifest))
-
-
-def kubectl_binary() -> Path:
-    """The kubectl the lab builds (same version as the cluster), else the one on PATH."""
-    built = Path(os.environ.get("LAB_CACHE", "/var/cache/resiliency-lab")) / f"k8s-{pinned_k8s_version()}/bin/kubectl"
-    return built if built.exists() else Path(shutil.which("kubectl") or "kubectl")
 
 
 def under_test(config: pytest.Config) -> str:

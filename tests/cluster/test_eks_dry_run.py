@@ -14,9 +14,10 @@ import subprocess
 import pytest
 import yaml
 
-from tests.cluster.conftest import Kube, kubectl_binary
-from tests.manifests.conftest import SERVICES
-from tests.manifests.test_eks_overlay import SERVICE_ACCOUNT, render
+from lab.deploy import SERVICES
+from lab.eks import SERVICE_ACCOUNT, render
+from lab.providers import kubectl_binary
+from tests.cluster.conftest import Kube
 
 POD_SECURITY = ("pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
 

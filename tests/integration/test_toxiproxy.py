@@ -24,6 +24,7 @@ from shared.aws import TRANSIENT, make_client, new_session
 from tests.integration.toxiproxy_process import toxiproxy_server
 
 OVERLAY = Path(__file__).resolve().parents[1] / "e2e" / "manifests" / "toxiproxy.yaml"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "faults-network-aws.md"
 BOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # 10 messages of 20 KB through a 100 KB/s cap: about 2 s of transfer, each read well inside READ_TIMEOUT.
 BODY_BYTES = 20 * 1024
@@ -151,3 +152,13 @@ def test_typos_fail_before_any_call():
         Toxic("x", "latencyy")
     with pytest.raises(ValueError, match="stream"):
         Toxic("x", "latency", stream="sideways")
+
+
+def test_doc_states_this_tiers_toxic_figures():
+    """docs/faults-network-aws.md quotes this module's latency and bandwidth: checked here, in their owner's tier."""
+    page = DOC.read_text(encoding="utf-8")
+    for text in (
+        f"`latency` {LATENCY_MS} ms",
+        f"`bandwidth` {BANDWIDTH_KB_PER_S} KB/s | 10 messages of {BODY_BYTES // 1024} KB",
+    ):
+        assert text in page, f"docs/faults-network-aws.md no longer states {text!r}"

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
+# The lab's own services (built locally, probed on /health and /ready, hardened): lab.deploy owns the names.
+from lab.deploy import SERVICES
+
 MANIFEST_DIR = Path(__file__).resolve().parents[2] / "candidate-project" / "kubernetes"
 
 # `kubectl apply -f DIR` reads exactly these suffixes (k8s.io/cli-runtime's FileExtensions) and skips other files.
 KUBECTL_SUFFIXES = (".json", ".yaml", ".yml")
 
-# The lab's own services: built locally, probed on /health and /ready, hardened to Pod Security "restricted".
-SERVICES = ("producer", "consumer")
 
 Manifest = dict[str, Any]
 

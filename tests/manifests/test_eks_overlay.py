@@ -12,46 +12,23 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.cluster.conftest import kubectl_binary
+from lab.eks import OVERLAY_DIR, REPO, ROLE_ANNOTATION, SERVICE_ACCOUNT, read_params, render
 from tests.manifests.conftest import MANIFEST_DIR, SERVICES, container_of, load_objects
 from tests.manifests.test_contract import LOADERS, env_values
 from tests.manifests.test_schema import cluster_version, minor
 from tests.manifests.test_security import hardening_problems, restricted_problems
 
-REPO = Path(__file__).resolve().parents[2]
-OVERLAY_DIR = REPO / "deploy" / "eks"
-PARAMS = OVERLAY_DIR / "params.env"
-# kubectl's built-in kustomize, allowed to read the base outside deploy/eks (kustomization.yaml says why).
-RENDER_ARGS = ("kustomize", "--load-restrictor=LoadRestrictionsNone")
-SERVICE_ACCOUNT = "resiliency-lab"
-ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 # Environment the overlay removes: the emulator's address and the Secret's dummy keys.
 REMOVED_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 DUMMY_SECRET = "aws-credentials"
 
 Manifest = dict[str, Any]
-
-
-def render(directory: Path = OVERLAY_DIR) -> str:
-    kubectl = kubectl_binary()
-    assert shutil.which(str(kubectl)), f"no kubectl ({kubectl}): run hack/offline-cluster/offline-cluster build"
-    done = subprocess.run([str(kubectl), *RENDER_ARGS, str(directory)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def read_params(path: Path = PARAMS) -> dict[str, str]:
-    """params.env as kustomize's env file reader sees it: KEY=VALUE lines, # comments and blank lines skipped."""
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import boto3
 import pytest
 import requests
 
+from lab.eks import RENDER_ARGS, read_params
 from shared import contract
-from tests.manifests.test_eks_overlay import RENDER_ARGS, read_params
 from tests.manifests.test_init_hook import (  # noqa: F401 (fixtures used by name)
     REGION,
     _snapshot,

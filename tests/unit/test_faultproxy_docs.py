@@ -14,7 +14,6 @@ from faultproxy.faults import KINDS, PARTIAL_OPERATIONS
 from faultproxy.protocol import JSON, QUERY, SERVER_ERROR_CODE, THROTTLE_CODES
 from faultproxy.proxy import CHUNK, INJECTED_HEADER
 from lab.toxiproxy import TOXIC_TYPES
-from tests.integration.test_toxiproxy import BANDWIDTH_KB_PER_S, BODY_BYTES, LATENCY_MS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "faults-network-aws.md"
 NUMBER_WORDS = {7: "seven"}
@@ -36,8 +35,6 @@ def documented() -> list[str]:
         f"in {CHUNK // 1024} KiB pieces",
         f"`{INJECTED_HEADER}: <kind>`",
         f"the {NUMBER_WORDS[len(TOXIC_TYPES)]} Toxiproxy 2.5.0 ships",
-        f"`latency` {LATENCY_MS} ms",
-        f"`bandwidth` {BANDWIDTH_KB_PER_S} KB/s | 10 messages of {BODY_BYTES // 1024} KB",
     ]
 
 
