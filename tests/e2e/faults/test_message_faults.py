@@ -27,7 +27,7 @@ from lab.catalogue import (
 )
 from lab.deploy import SERVICES
 from lab.diagnose import flow_summary
-from lab.kube import wait_for
+from lab.kube import KubectlError, wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
 from lab.report.record import make_record
@@ -88,7 +88,10 @@ def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab,
             what="a message published after the emulator restart consumed",
         )
     except AssertionError as exc:  # say which side stalled: CI shows only this text
-        endpoints = lab.kube("get", "endpointslices", "-l", "kubernetes.io/service-name=localstack", "-o", "wide")
+        try:
+            endpoints = lab.kube("get", "endpointslices", "-l", "kubernetes.io/service-name=localstack", "-o", "wide")
+        except KubectlError as error:
+            endpoints = f"unreadable ({error})"
         state = flow_summary(logs.texts(), logs.streams(), injected, time.time())
         raise AssertionError(f"{exc} | {state} | localstack endpoints: {' '.join(endpoints.split())}") from None
     ledger = logs.ledger()
