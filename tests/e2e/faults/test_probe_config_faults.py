@@ -10,10 +10,14 @@ re-applying the manifests, the restore proven). Bounds come from the live probes
 - readiness on /health: the copy's pods stay Ready and ``conditions.ready`` in their Service's EndpointSlice for the
   lab's whole readiness bound (``unready_deadline``) after their own /ready already failed; the lab's readiness took
   them out within that bound.
-Ledger over both outages: nothing lost outside the in-memory emulator's loss windows; duplicates counted.
+Ledger over both outages: nothing lost outside the in-memory emulator's loss windows; duplicates counted. The
+module's ledger is cumulative (one namespace, one log follower), so the windows of earlier tests (and runs) in this
+module stay in force: a message the cascade made the producer give up stays excused by its own outage's window only.
 """
 
 import time
+
+import pytest
 
 from lab.catalogue import burst, ledger_of
 from lab.deploy import SERVICES
@@ -38,6 +42,12 @@ from lab.verdict import DETECTION_TOLERANCE_SECONDS
 BURST = 20
 
 
+@pytest.fixture(scope="module")
+def windows() -> list:
+    """Loss windows of every outage this module made so far (the module's ledger is cumulative)."""
+    return []
+
+
 def settle_outages(logs, extra, windows, deadline):
     """Every message published up to now consumed or excused by one of the outages' windows (or the deadline)."""
 
@@ -57,7 +67,7 @@ def settle_outages(logs, extra, windows, deadline):
 
 
 def test_liveness_on_ready_restarts_every_pod_in_an_emulator_outage(
-    deployed_lab, aws, logs, settings, record_fault, run
+    deployed_lab, aws, logs, settings, record_fault, artifacts, windows, run
 ):
     lab = deployed_lab
     interval = float(live_config(lab, "producer").publish_interval)
@@ -76,7 +86,7 @@ def test_liveness_on_ready_restarts_every_pod_in_an_emulator_outage(
         held = control.elapsed()
     checks = [] if kept else [f"lab's manifests: a pod restarted during the control outage ({held:.0f} s)"]
     checks += liveness_failures(lab.kube.json("get", "events")["items"], pods.values(), control.wall)
-    windows = [loss_window(logs, control, settings.redelivery(), interval)]
+    windows.append(loss_window(logs, control, settings.redelivery(), interval))
 
     originals = break_probes(lab, "liveness-on-ready")
     try:
@@ -99,6 +109,7 @@ def test_liveness_on_ready_restarts_every_pod_in_an_emulator_outage(
     result = settle_outages(logs, extra, windows, settings.redelivery() + max(settings.grace.values()))
     ledger = ledger_of(logs, extra)
     gave_up = [m for m, e in ledger.unpublished.items() if e.get("_t", 0) >= outage.wall]
+    artifacts.record("probe_config_liveness", control_held=round(held, 1), restarts=restarts, gave_up=len(gave_up))
     records = []
     for app, (recovery, problems) in judged.items():
         notes = (
@@ -114,7 +125,7 @@ def test_liveness_on_ready_restarts_every_pod_in_an_emulator_outage(
 
 
 def test_readiness_on_health_keeps_pods_in_endpoints_in_an_emulator_outage(
-    deployed_lab, aws, logs, settings, record_fault, run
+    deployed_lab, aws, logs, settings, record_fault, artifacts, windows, run
 ):
     lab = deployed_lab
     interval = float(live_config(lab, "producer").publish_interval)
@@ -135,7 +146,7 @@ def test_readiness_on_health_keeps_pods_in_endpoints_in_an_emulator_outage(
                 gone = lambda p=pod: in_endpoints(lab, services.values()).get(p, False) is False  # noqa: E731
                 wait_for(gone, readiness[app].unready_deadline() - control.elapsed(), what=f"{app} out of endpoints")
                 out[app] = control.elapsed()
-        windows = [loss_window(logs, control, settings.redelivery(), interval)]
+        windows.append(loss_window(logs, control, settings.redelivery(), interval))
         for app in SERVICES:
             lab.kube.wait("condition=Ready", readiness[app].ready_deadline() + bound, f"pod/{lab.pod(app)}")
 
@@ -159,6 +170,8 @@ def test_readiness_on_health_keeps_pods_in_endpoints_in_an_emulator_outage(
             restore_probes(lab, originals)
     result = settle_outages(logs, extra, windows, settings.redelivery() + max(settings.grace.values()))
     ledger = ledger_of(logs, extra)
+    figures = {"control_out": {a: round(t, 1) for a, t in out.items()}, "copy_unready": round(unready, 1)}
+    artifacts.record("probe_config_readiness", **figures, copy_stayed=round(stayed, 1), kept=kept, bound=bound)
     checks = [] if kept else [f"copy: a pod left Ready or its endpoint within {bound:.0f} s of its /ready failing"]
     records = []
     for app in SERVICES:
