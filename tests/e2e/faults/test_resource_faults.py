@@ -1,0 +1,95 @@
+"""The container's resources: memory exhausted past the limit. The kernel, not a probe, ends the container.
+
+Expected reaction: ``kill -<FAULT_MEMORY_SIGNUM> 1`` (the services' memory fault switch, ``shared.runtime``) makes the
+consumer allocate and touch memory at a fixed rate; once its cgroup reaches ``resources.limits.memory`` (read from the
+live Deployment) the OOM killer SIGKILLs it: ``lastState.terminated`` is ``OOMKilled``, exit 137, ``restartCount``
+goes up by exactly one (the kubelet restarts it in the same pod: restartPolicy Always), the pod is Ready again within
+the readiness bound, and no message is lost: a batch the killed consumer had received but not deleted comes back
+after the queue's VisibilityTimeout (duplicates allowed and counted).
+
+Timing: from the handler's ``fault_memory_on`` line to the container's ``finishedAt`` (whole seconds) the
+allocation itself is what is measured. Its bounds are computed from the allocation schedule (imported from the
+runtime module), the live limit and the cgroup usage read just before the signal (`lab.resources.AllocationBounds`)
+and asserted by `lab.verdict` with its DETECTION_TOLERANCE_SECONDS, like a probe bound. A liveness probe must not be
+the one that acts (the whole allocation takes less than the probe's failure window): no liveness event may follow.
+"""
+
+import contextlib
+import time
+
+from lab.catalogue import burst, first_consumed_after, in_flight, ledger_of, settle
+from lab.detection import liveness_failures
+from lab.kube import KubectlError, wait_for
+from lab.probes import RESTART_SLACK_SECONDS, backoff_delay
+from lab.report.record import make_record
+from lab.resources import FAULT_EVENT, allocated_mib, exhaust_memory, fault_line_time, oom_problems
+from lab.timeline import Recovery, last_finished_at, ready_since, started_at
+from lab.verdict import DETECTION_TOLERANCE_SECONDS
+
+# Like the pod faults (tests/e2e/faults/test_pod_faults.py): enough that the consumer holds a batch when it dies.
+BURST = 200
+
+
+def test_consumer_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings, record_fault, run):
+    lab, app = deployed_lab, "consumer"
+    extra = burst(aws, BURST, "oom", logs)
+    ids = {e["id"] for e in extra}
+    wait_for(lambda: ids & set(logs.ledger().consumed), settings.redelivery(), interval=0.5, what="consumer busy")
+    injection = exhaust_memory(lab, app)
+    bounds = injection.bounds
+    restart_deadline = bounds.bound + DETECTION_TOLERANCE_SECONDS + backoff_delay(injection.restarts_before + 1)
+    wait_for(
+        lambda: lab.kube.restart_count(injection.pod, app) > injection.restarts_before,
+        restart_deadline + RESTART_SLACK_SECONDS,
+        what=f"{app} restarted after the memory fault",
+    )
+    readiness = lab.probe(app, "readinessProbe")
+    lab.kube.wait("condition=Ready", readiness.initial_delay + readiness.ready_deadline(), f"pod/{injection.pod}")
+    with contextlib.suppress(KubectlError):
+        logs.scan()  # the killed generation's stream has ended; attach the new one
+
+    def killed_log() -> str | None:  # the follower's file may trail the kill by a moment
+        text = logs.generation_text(injection.pod, injection.restarts_before)
+        return text if FAULT_EVENT in text else None
+
+    killed = wait_for(killed_log, RESTART_SLACK_SECONDS, what=f"{FAULT_EVENT} in the killed container's log")
+    injected = fault_line_time(killed)
+    result = settle(logs, extra, time.time(), settings.redelivery())
+    ledger = ledger_of(logs, extra)
+    pod = lab.kube.json("get", "pod", injection.pod)
+    status = next(s for s in pod["status"]["containerStatuses"] if s["name"] == app)
+    terminated = (status.get("lastState") or {}).get("terminated") or {}
+    name = f"memory exhausted, OOM kill ({app})"
+    checks = oom_problems(injection, terminated, int(status.get("restartCount", 0)), name)
+    if injected is None:
+        checks.append(f"{name}: no parsable {FAULT_EVENT} line in the killed container's log")
+    injected = injection.wall if injected is None else injected
+    acted = liveness_failures(lab.kube.events(injection.pod), [injection.pod], injected)
+    checks += [f"{name}: a liveness probe acted: {message}" for message in acted]
+    hit = in_flight(ledger, sorted(ids), injected)
+    if not hit:
+        checks.append(f"{name}: no burst message was in flight at the injection: the consumer was idle")
+    restarted = started_at(pod, app)
+    recovery = Recovery(
+        name,
+        injected=injected,
+        killed=last_finished_at(pod, app),
+        restarted=restarted,
+        ready=ready_since(pod),
+        first_consumed=first_consumed_after(ledger, restarted),
+        bound=bounds.bound,
+        earliest=bounds.earliest,
+    )
+    mib = 2**20
+    usage = "unknown" if bounds.usage is None else f"{bounds.usage / mib:.0f} MiB"
+    notes = (
+        f"limit {bounds.limit / mib:.0f} MiB, usage before {usage}, allocating {bounds.rate / mib:.0f} MiB/s, "
+        f"last logged total {allocated_mib(killed)} MiB; last state {terminated.get('reason')} exit "
+        f"{terminated.get('exitCode')}; restartCount {injection.restarts_before} → {status.get('restartCount')}; "
+        f"{result.summary()}; {len(hit)} burst messages in flight"
+    )
+    expected = (
+        "kernel OOM-kills the container at its memory limit (OOMKilled, exit 137) within the allocation bound, "
+        "restartCount +1, no liveness action, Ready again, nothing lost (redelivered after VisibilityTimeout)"
+    )
+    record_fault(make_record(name, expected, recovery, ledger, result, logs, app, notes, checks=checks))
