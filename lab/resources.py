@@ -18,7 +18,7 @@ from lab.deploy import Lab
 from lab.kube import KubectlError, container_spec
 from lab.ledger import parse_events
 from lab.times import parse_time
-from shared.runtime import FAULT_MEMORY_SIGNUM, MEMORY_STEP_BYTES, MEMORY_STEP_SECONDS
+from shared.runtime import FAULT_MEMORY_SIGNUM, MEMORY_LOG_EVERY_BYTES, MEMORY_STEP_BYTES, MEMORY_STEP_SECONDS
 
 # What the kubelet reports for a container the kernel's OOM killer ended: reason and exit code (128 + SIGKILL).
 OOM_KILLED = ("OOMKilled", 137)
@@ -157,6 +157,38 @@ def oom_problems(injection: MemoryInjection, terminated: dict, restarts_now: int
             f"{name}: the terminated container (started {terminated.get('startedAt')}) is not the one "
             "the fault was sent to"
         )
+    if restarts_now != injection.restarts_before + 1:
+        problems.append(f"{name}: restartCount {injection.restarts_before} → {restarts_now}, expected +1")
+    return problems
+
+
+def last_progress_time(killed_log: str) -> float | None:
+    """When the killed container last logged its allocation: the kill follows within one logging interval
+    (MEMORY_LOG_EVERY_BYTES at the allocation rate), so this is the kill time's lower bound when lastState is lost."""
+    stamps = [e["_t"] for e in parse_events(killed_log) if e["event"] == PROGRESS_EVENT and e.get("_t") is not None]
+    return max(stamps, default=None)
+
+
+# Events only a container that stopped on its own terms logs (SIGTERM drain, a crash of the worker).
+GRACEFUL_END_EVENTS = ("stopped", "worker_crashed")
+
+
+def lost_state_problems(injection: MemoryInjection, killed_log: str, restarts_now: int, name: str) -> list[str]:
+    """The kernel's kill shown without ``lastState`` (the kubelet can lose it: kubernetes/kubernetes#101044, seen here
+    once in three runs, `logs --previous` "not found" too): the killed container's own log, kept by the follower,
+    must show its allocation up to the limit (within one logging interval) and no graceful end, and the container must
+    have been restarted exactly once. Anything else fails as a missing OOM kill would.
+    """
+    problems = []
+    bounds = injection.bounds
+    headroom = bounds.limit - (bounds.usage or 0)
+    total = allocated_mib(killed_log)
+    needed = (headroom - MEMORY_LOG_EVERY_BYTES) // 2**20
+    if total is None or total < needed:
+        problems.append(f"{name}: lastState lost and the killed container logged {total} MiB allocated, < {needed}")
+    ended = [e["event"] for e in parse_events(killed_log) if e["event"] in GRACEFUL_END_EVENTS]
+    if ended:
+        problems.append(f"{name}: lastState lost and the killed container ended on its own terms ({ended[0]})")
     if restarts_now != injection.restarts_before + 1:
         problems.append(f"{name}: restartCount {injection.restarts_before} → {restarts_now}, expected +1")
     return problems

@@ -14,6 +14,8 @@ from lab.resources import (
     allocated_mib,
     exhaust_memory,
     fault_line_time,
+    last_progress_time,
+    lost_state_problems,
     memory_limit,
     memory_usage,
     oom_problems,
@@ -168,3 +170,38 @@ def test_an_oom_kill_of_the_injected_container_restarted_once_passes():
 def test_other_ends_are_problems(terminated, restarts, wanted):
     (problem,) = oom_problems(injection(2), terminated, restarts, "oom")
     assert wanted in problem
+
+
+def allocation_log(up_to_mib, *extra):
+    return "\n".join(
+        [
+            log("fault_memory_on", 100.0),
+            *(log("memory_allocated", 100 + m / 40, total_mib=m) for m in range(32, up_to_mib + 1, 32)),
+            *extra,
+        ]
+    )
+
+
+def test_a_lost_last_state_is_made_good_by_the_killed_log():
+    """kubernetes#101044: no lastState; the log reached the limit (256 MiB, none used before) and never stopped."""
+    assert lost_state_problems(injection(0), allocation_log(224), 1, "oom") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "restarts", "wanted"),
+    [
+        (allocation_log(128), 1, "logged 128 MiB allocated, < 224"),
+        (allocation_log(0), 1, "logged None MiB allocated"),
+        (allocation_log(256, log("stopped", 107.0, exit_code=0)), 1, "ended on its own terms (stopped)"),
+        (allocation_log(256, log("worker_crashed", 107.0)), 1, "ended on its own terms (worker_crashed)"),
+        (allocation_log(256), 2, "restartCount 0 → 2, expected +1"),
+    ],
+)
+def test_a_lost_last_state_without_the_evidence_fails(text, restarts, wanted):
+    (problem,) = lost_state_problems(injection(0), text, restarts, "oom")
+    assert wanted in problem
+
+
+def test_the_last_progress_line_bounds_the_kill_from_below():
+    assert last_progress_time(allocation_log(96)) == 100 + 96 / 40
+    assert last_progress_time(allocation_log(0)) is None
