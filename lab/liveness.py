@@ -115,8 +115,16 @@ def await_restart(lab: Lab, injection: Injection) -> float:
 
 def killed_log(lab: Lab, injection: Injection) -> str:
     """``logs --previous --timestamps`` of the restarted container: the one the fault was injected into as long
-    as it restarted once (`judge` checks that through its startedAt)."""
-    return lab.kube("logs", "--timestamps", "--previous", injection.pod, "-c", injection.app)
+    as it restarted once (`judge` checks that through its startedAt).
+
+    Retried for the stated slack: right after restartCount moved, the API can still answer "previous terminated
+    container ... not found" (CI on kind, 2026-12-03; the kubelet's view lags the runtime, kubernetes#101044).
+    """
+    return wait_for(
+        lambda: lab.kube("logs", "--timestamps", "--previous", injection.pod, "-c", injection.app),
+        RESTART_SLACK_SECONDS,
+        what=f"the killed container's log (logs --previous {injection.pod})",
+    )
 
 
 def liveness_events(lab: Lab, pod: str, after: float, deadline: float = RESTART_SLACK_SECONDS) -> tuple[list, list]:
