@@ -135,8 +135,12 @@ def test_minikube_image_load_and_service_by_dns_name(cluster, kube):
     cluster.load_image(TEST_IMAGE)  # pytest-kubernetes: `minikube image load IMAGE -p PROFILE`
     assert image_problems(minikube("image", "ls", "-p", cluster.cluster_name), TEST_IMAGE) == []
     kube("create", "deployment", "web", "--image", TEST_IMAGE, "--port", "8080")
+    # Ready only once it listens (as the other tiers' `workload`): without a readiness probe `rollout status` returned
+    # before the server answered and the client met "connection refused" (CI phase run here, 2026-12-03).
     kube("patch", "deployment", "web", "--type=json", "-p",
-         '[{"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"}]')  # fmt: skip
+         '[{"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"},'
+         ' {"op": "add", "path": "/spec/template/spec/containers/0/readinessProbe",'
+         ' "value": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 1}}]')  # fmt: skip
     kube("expose", "deployment", "web", "--port", "80", "--target-port", "8080")
     kube("rollout", "status", "deployment/web", f"--timeout={POD_TIMEOUT}s", timeout=POD_TIMEOUT + 10)
     url = f"http://web.{kube.namespace}.svc.cluster.local/hello"
