@@ -188,6 +188,23 @@ def in_flight(ledger: Ledger, ids: Iterable[str], injected: float, new_pods: Ite
     )
 
 
+def flow_resumed(
+    logs: LogFollower, injected: float, deadline: float, interval: float, after: float | None = None, what: str = ""
+) -> tuple[float, LossWindow]:
+    """Wait (``deadline``) until a message published after ``after`` (default ``injected``) was consumed; return when,
+    and what the in-memory emulator may have lost since ``injected`` (`emulator_loss_window`, up to the first message
+    published since then that came through)."""
+    since = injected if after is None else after
+    resumed = wait_for(
+        lambda: first_consumed_after(logs.ledger(), since, published_after=True),
+        deadline,
+        what=what or "a message published after the emulator came back consumed",
+    )
+    ledger = logs.ledger()
+    through = [e["_t"] for m, e in ledger.published.items() if m in ledger.first_consumed and e["_t"] >= injected]
+    return resumed, emulator_loss_window(ledger, injected, min(through, default=resumed), interval)
+
+
 def emulator_loss_window(ledger: Ledger, injected: float, resumed: float, publish_interval: float) -> LossWindow:
     """What an in-memory emulator restart may lose: messages published after the last one consumed before the
     deletion and up to ``resumed`` (the publish time of the first message through the recreated subscription).

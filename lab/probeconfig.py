@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from lab.catalogue import emulator_loss_window, first_consumed_after
+from lab.catalogue import flow_resumed
 from lab.deploy import SERVICES, Lab
 from lab.detection import CLEAN_EXIT
-from lab.kube import container_spec, wait_for
+from lab.kube import container_spec
 from lab.ledger import Ledger, LedgerResult, LossWindow
 from lab.logfollow import LogFollower
 from lab.probes import Probe
@@ -94,16 +94,9 @@ def emulator_outage(lab: Lab) -> Iterator[Outage]:
 
 def loss_window(logs: LogFollower, outage: Outage, deadline: float, interval: float) -> LossWindow:
     """Wait until a message published after the outage was consumed; return what the in-memory emulator may have
-    lost (`lab.catalogue.emulator_loss_window`: LocalStack at 0 replicas takes its queue with it)."""
+    lost (`lab.catalogue.flow_resumed`: LocalStack at 0 replicas takes its queue with it)."""
     ended = outage.ended if outage.ended is not None else time.time()
-    resumed = wait_for(
-        lambda: first_consumed_after(logs.ledger(), ended, published_after=True),
-        deadline,
-        what="a message published after the emulator came back consumed",
-    )
-    ledger = logs.ledger()
-    after = [e["_t"] for m, e in ledger.published.items() if m in ledger.first_consumed and e["_t"] >= outage.wall]
-    return emulator_loss_window(ledger, outage.wall, min(after, default=resumed), interval)
+    return flow_resumed(logs, outage.wall, deadline, interval, after=ended)[1]
 
 
 def excuse(result: LedgerResult, ledger: Ledger, windows: Sequence[LossWindow]) -> LedgerResult:

@@ -19,8 +19,8 @@ from lab.aws import localstack
 from lab.catalogue import (
     burst,
     dlq_bodies,
-    emulator_loss_window,
     first_consumed_after,
+    flow_resumed,
     ledger_of,
     replaced_pod,
     settle,
@@ -82,9 +82,11 @@ def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab,
         lab.kube.wait("condition=Ready", app_readiness.ready_deadline() + window_wait, f"pod/{lab.pod(app)}")
     # Flow resumed: a message the producer published after the recovery has been consumed.
     try:
-        resumed = wait_for(
-            lambda: first_consumed_after(logs.ledger(), injected, published_after=True),
+        resumed, window = flow_resumed(
+            logs,
+            injected,
             settings.redelivery(),
+            interval,
             what="a message published after the emulator restart consumed",
         )
     except AssertionError as exc:  # say which side stalled: CI shows only this text
@@ -95,8 +97,6 @@ def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab,
         state = flow_summary(logs.texts(), logs.streams(), injected, time.time())
         raise AssertionError(f"{exc} | {state} | localstack endpoints: {' '.join(endpoints.split())}") from None
     ledger = logs.ledger()
-    after = [e["_t"] for m, e in ledger.published.items() if m in ledger.first_consumed and e["_t"] >= injected]
-    window = emulator_loss_window(ledger, injected, min(after, default=resumed), interval)
     result = settle(logs, [], time.time(), settings.redelivery(), window=window)
     round_trips = [readiness_round_trip(before[app], lab.kube.pod(app), injected) for app in SERVICES]
     for app in SERVICES:
