@@ -1,11 +1,13 @@
 """The container's resources: memory exhausted past the limit. The kernel, not a probe, ends the container.
 
 Expected reaction: ``kill -<FAULT_MEMORY_SIGNUM> 1`` (the services' memory fault switch, ``shared.runtime``) makes the
-consumer allocate and touch memory at a fixed rate; once its cgroup reaches ``resources.limits.memory`` (read from the
+service allocate and touch memory at a fixed rate; once its cgroup reaches ``resources.limits.memory`` (read from the
 live Deployment) the OOM killer SIGKILLs it: ``lastState.terminated`` is ``OOMKilled``, exit 137, ``restartCount``
 goes up by exactly one (the kubelet restarts it in the same pod: restartPolicy Always), the pod is Ready again within
 the readiness bound, and no message is lost: a batch the killed consumer had received but not deleted comes back
-after the queue's VisibilityTimeout (duplicates allowed and counted).
+after the queue's VisibilityTimeout (duplicates allowed and counted); the killed producer's restarted generation
+publishes again (a message published after the restart is consumed) and every message it logged as published is
+consumed. Both services run it: the switch lives in the shared runtime both import.
 
 Timing: from the handler's ``fault_memory_on`` line to the container's ``finishedAt`` (whole seconds) the
 allocation itself is what is measured. Its bounds are computed from the allocation schedule (imported from the
@@ -18,6 +20,8 @@ follow; failed probes of the dead or starting container are counted in the notes
 import contextlib
 import threading
 import time
+
+import pytest
 
 from lab.catalogue import burst, first_consumed_after, in_flight, ledger_of, settle
 from lab.detection import fault_events
@@ -49,8 +53,9 @@ def publish_until(aws, logs, stop: threading.Event, sent: list[dict]) -> None:
         sent += burst(aws, BATCH, "oom", logs)
 
 
-def test_consumer_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings, record_fault, run):
-    lab, app = deployed_lab, "consumer"
+@pytest.mark.parametrize("app", ["consumer", "producer"])
+def test_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings, record_fault, run, app):
+    lab = deployed_lab
     extra = burst(aws, BATCH, "oom", logs)
     stop = threading.Event()
     publisher = threading.Thread(target=publish_until, args=(aws, logs, stop, extra), daemon=True)
@@ -98,10 +103,19 @@ def test_consumer_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings,
     unhealthy, killing = fault_events(lab.kube.events(injection.pod), injection.pod, injected)
     checks += [f"{name}: a liveness probe acted: {message}" for message in killing]
     restarted = started_at(pod, app)
-    # Published before the restart showed, handled by the restarted container: the traffic spanned the kill.
-    hit = in_flight(ledger, sorted(ids), restarted if restarted is not None else time.time())
-    if not hit:
-        checks.append(f"{name}: no test message was handled after the restart: the kill hit an idle consumer")
+    after = restarted if restarted is not None else time.time()
+    if app == "consumer":  # published before the restart showed, handled by the restarted container
+        hit = in_flight(ledger, sorted(ids), after)
+        if not hit:
+            checks.append(f"{name}: no test message was handled after the restart: the kill hit an idle consumer")
+    else:  # the restarted producer publishes again, and what it published is consumed
+        hit = []
+        if first_consumed_after(ledger, after, published_after=True) is None:
+            wait_for(
+                lambda: first_consumed_after(ledger_of(logs, extra), after, published_after=True),
+                settings.redelivery(),
+                what="a message the restarted producer published consumed",
+            )
     recovery = Recovery(
         name,
         injected=injected,
@@ -119,11 +133,17 @@ def test_consumer_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings,
         f"last logged total {allocated_mib(killed)} MiB; last state "
         f"{terminated.get('reason') if terminated else 'lost (kubernetes#101044), kill shown by its log'} exit "
         f"{terminated.get('exitCode')}; restartCount {injection.restarts_before} → {status.get('restartCount')}; "
-        f"{result.summary()}; {len(extra)} test messages, {len(hit)} handled after the restart; "
+        f"{result.summary()}; {len(extra)} test messages, {len(hit)} handled after the restart"
+        f"{'' if app == 'consumer' else ' (not asked of the producer)'}; "
         f"{len(unhealthy)} failed liveness probe(s) after the fault, no restart decided by one"
+    )
+    after_kill = (
+        "nothing lost (redelivered after VisibilityTimeout)"
+        if app == "consumer"
+        else "publishing resumes, nothing it published lost"
     )
     expected = (
         "kernel OOM-kills the container at its memory limit (OOMKilled, exit 137) within the allocation bound, "
-        "restartCount +1, no liveness action, Ready again, nothing lost (redelivered after VisibilityTimeout)"
+        f"restartCount +1, no liveness action, Ready again, {after_kill}"
     )
     record_fault(make_record(name, expected, recovery, ledger, result, logs, app, notes, checks=checks))
