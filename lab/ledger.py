@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lab.times import parse_time
@@ -151,10 +151,18 @@ class Ledger:
             if msg_id not in self.consumed and (until is None or event.get("_t") is None or event["_t"] <= until)
         }
 
-    def check(self, until: float | None = None, window: LossWindow | None = None) -> LedgerResult:
-        """Classify missing messages into real losses and losses the window excuses."""
+    def check(
+        self, until: float | None = None, window: LossWindow | None = None, windows: Sequence[LossWindow] = ()
+    ) -> LedgerResult:
+        """Classify missing messages into real losses and losses a window excuses.
+
+        ``windows``: a module with several outages (each with its own loss window) excuses a loss only inside one of
+        them, and may excuse at most the sum of their bounds (unbounded if any is)."""
+        every = [*([window] if window is not None else []), *windows]
         missing = self.missing(until)
-        excused = {m for m in missing if window is not None and window.covers(self.published_at(m))}
+        excused = {m for m in missing if any(w.covers(self.published_at(m)) for w in every)}
+        bounds = [w.max_excused for w in every]
+        bound = None if not every or any(b is None for b in bounds) else sum(b for b in bounds if b is not None)
         dlq_ids = {entry["id"] for entry in self.dlq if entry["id"]}
         return LedgerResult(
             published=len(self.published),
@@ -170,7 +178,7 @@ class Ledger:
             dlq_published=sorted(dlq_ids & (set(self.published) | set(self.unpublished))),
             unpublished=sorted(self.unpublished),
             unreadable=list(self.unreadable),
-            max_excused=None if window is None else window.max_excused,
+            max_excused=bound,
         )
 
     def published_at(self, msg_id: str) -> float | None:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from lab.catalogue import flow_resumed
 from lab.deploy import SERVICES, Lab
 from lab.detection import CLEAN_EXIT
 from lab.kube import container_spec
-from lab.ledger import Ledger, LedgerResult, LossWindow
+from lab.ledger import LossWindow
 from lab.logfollow import LogFollower
 from lab.probes import Probe
 from lab.timeline import ProbeResult, Recovery, event_time
@@ -97,20 +97,6 @@ def loss_window(logs: LogFollower, outage: Outage, deadline: float, interval: fl
     lost (`lab.catalogue.flow_resumed`: LocalStack at 0 replicas takes its queue with it)."""
     ended = outage.ended if outage.ended is not None else time.time()
     return flow_resumed(logs, outage.wall, deadline, interval, after=ended)[1]
-
-
-def excuse(result: LedgerResult, ledger: Ledger, windows: Sequence[LossWindow]) -> LedgerResult:
-    """``result`` with the losses any of ``windows`` covers moved to ``excused``; their bound is the windows' sum.
-
-    One test here has two outages (the control and the broken copy), and `Ledger.check` takes one window."""
-    covered = {m for m in result.lost if any(w.covers(ledger.published_at(m)) for w in windows)}
-    bounds = [w.max_excused for w in windows]
-    return replace(
-        result,
-        lost=[m for m in result.lost if m not in covered],
-        excused=sorted({*result.excused, *covered}),
-        max_excused=None if any(b is None for b in bounds) else sum(b for b in bounds if b is not None),
-    )
 
 
 def first_failed(probes: Iterable[ProbeResult], path: str, after: float) -> float | None:

@@ -26,7 +26,6 @@ from lab.kube import holds, wait_for
 from lab.probeconfig import (
     break_probes,
     emulator_outage,
-    excuse,
     http_status,
     in_endpoints,
     judge_cascade,
@@ -53,7 +52,7 @@ def settle_outages(logs, extra, windows, deadline):
 
     def check():
         ledger = ledger_of(logs, extra)
-        return excuse(ledger.check(until=until), ledger, windows)
+        return ledger.check(until=until, windows=windows)
 
     def done():
         result = check()

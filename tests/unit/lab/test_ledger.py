@@ -192,3 +192,23 @@ def test_excused_losses_beyond_the_window_bound_fail():
 )
 def test_parse_time(value, expected):
     assert parse_time(value) == expected
+
+
+def two_losses() -> Ledger:
+    """Two messages published at 10 s and 50 s, neither consumed."""
+    return Ledger().add_log("\n".join([published("early", 1, 10.0), published("late", 2, 50.0)]))
+
+
+def test_one_window_given_either_way_is_the_same_check():
+    window = LossWindow(5, 20, max_excused=1)
+    assert two_losses().check(window=window) == two_losses().check(windows=[window])
+    assert two_losses().check(windows=[window]).lost == ["late"]
+
+
+def test_several_windows_add_their_bounds_and_an_unbounded_one_lifts_the_bound():
+    bounded = two_losses().check(windows=[LossWindow(5, 20, max_excused=1), LossWindow(45, 55, max_excused=2)])
+    assert (bounded.lost, bounded.excused, bounded.max_excused) == ([], ["early", "late"], 3)
+    unbounded = two_losses().check(window=LossWindow(5, 20, max_excused=1), windows=[LossWindow(45, 55)])
+    assert unbounded.max_excused is None
+    assert two_losses().check().max_excused is None, "no window: nothing excused, no bound"
+    assert two_losses().check().lost == ["early", "late"]

@@ -1,7 +1,7 @@
 """Pure pieces of the wrong-probe faults: losses over two outages, EndpointSlice readiness, first failed /ready."""
 
 from lab.ledger import Ledger, LossWindow
-from lab.probeconfig import WRONG_PROBES, endpoint_states, excuse, first_failed
+from lab.probeconfig import WRONG_PROBES, endpoint_states, first_failed
 from lab.timeline import ProbeResult
 from lab.verdict import ledger_problems
 
@@ -21,7 +21,7 @@ def ledger() -> Ledger:
 
 def test_each_outage_excuses_only_its_own_losses_and_the_bounds_add_up():
     windows = [LossWindow(5, 20, max_excused=2), LossWindow(100, 110, max_excused=3)]
-    result = excuse(ledger().check(), ledger(), windows)
+    result = ledger().check(windows=windows)
     assert result.lost == ["b"], "a loss between the outages stays a loss"
     assert result.excused == ["a", "c"]
     assert result.max_excused == 5
@@ -30,7 +30,7 @@ def test_each_outage_excuses_only_its_own_losses_and_the_bounds_add_up():
 
 
 def test_more_losses_than_the_windows_hold_fail():
-    result = excuse(ledger().check(), ledger(), [LossWindow(0, 200, max_excused=1)])
+    result = ledger().check(windows=[LossWindow(0, 200, max_excused=1)])
     assert result.lost == []
     assert ledger_problems(result) == ["3 losses excused, the window can hold at most 1"]
 
