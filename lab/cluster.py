@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lab.offline import REPO, OfflineClusterManager, Say, offline_running, prepend_path, run, tool_env
@@ -75,16 +76,32 @@ class LabCluster:
     manager: Any
     created: bool
     say: Say
+    overlay_loaded: bool = False
 
-    def build_images(self) -> None:
-        """``docker build -t NAME candidate-project/NAME`` as the exercise writes it (no BuildKit on these hosts)."""
+    def build_images(self, contexts: dict[str, Path] | None = None) -> None:
+        """``docker build -t NAME candidate-project/NAME`` as the exercise writes it (no BuildKit on these hosts), or
+        ``docker build -t NAME DIR`` for each of ``contexts``."""
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-        for name in IMAGES:
+        chosen = {name: REPO / "candidate-project" / name for name in IMAGES} if contexts is None else contexts
+        for name, context in chosen.items():
             started = time.monotonic()
-            run(["docker", "build", "-t", name, str(REPO / "candidate-project" / name)], self.say, 1800, env)
+            run(["docker", "build", "-t", name, str(context)], self.say, 1800, env)
             self.say(f"built image {name} in {time.monotonic() - started:.0f} s")
 
-    def load_images(self, extra: tuple[str, ...] = ()) -> None:
+    def load_overlay_images(self) -> None:
+        """The fault suite's proxies (tests/e2e/manifests, imagePullPolicy Never): faultproxy built here like the
+        services, Toxiproxy's image made by `offline-cluster build`; loaded once per run, by the first module that
+        routes through a proxy, so runs without such a module pay nothing."""
+        from lab.proxyroute import BUILT_HERE, overlay_images
+
+        if self.overlay_loaded:
+            return
+        names = overlay_images()
+        self.build_images({name: BUILT_HERE[name] for name in names if name in BUILT_HERE})
+        self.load_images(extra=names, services=False)
+        self.overlay_loaded = True
+
+    def load_images(self, extra: tuple[str, ...] = (), services: bool = True) -> None:
         """Make the services (imagePullPolicy Never) and ``extra`` (LocalStack) runnable without a registry.
 
         An ``extra`` image missing from Docker is pulled first (a workstation with a registry); on the lab's machines
@@ -97,7 +114,7 @@ class LabCluster:
                 except RuntimeError as exc:
                     hint = "without a registry, build it: hack/offline-cluster/offline-cluster build"
                     raise RuntimeError(f"{exc}\n{hint}") from None
-        for name in (*IMAGES, *extra):
+        for name in (*(IMAGES if services else ()), *extra):
             started = time.monotonic()
             self.manager.load_image(name)
             self.say(f"loaded image {name} in {time.monotonic() - started:.0f} s")

@@ -4,6 +4,8 @@ Builds on the e2e tier's fixtures (``deployed_lab``, ``aws``, ``artifacts``; see
 overrides them. Each fault runs once by default, which is what CI runs; ``--lab-report`` runs each three times (or
 ``--lab-repeat N``) for timing statistics and writes ``<--lab-report-dir>/<UTC time>/report.md`` at the end. Every
 run that records faults also leaves ``report.junit.xml`` (`lab.report.junit`) in its artifact folder, for CI.
+``toxiproxy_route`` / ``faultproxy_route`` (module) put the network and AWS-operation proxies of tests/e2e/manifests
+between the module's services and LocalStack (`lab.proxyroute`); their images are loaded by the first module asking.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from lab.catalogue import Settings
+from lab.faultcontrol import FaultProxy
 from lab.logfollow import LogFollower
+from lab.proxyroute import Route, forwarded, routed, service_port
 from lab.report import FaultRecord, write_junit
 from lab.report.junit import JUNIT_NAME
 from lab.timeline import Recovery
+from lab.toxiproxy import Toxiproxy
 
 RECORDS_KEY = pytest.StashKey[list[FaultRecord]]()
 REPORT_PATH_KEY = pytest.StashKey[Path]()
@@ -48,6 +53,38 @@ def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
         if follower.missed_before_start:  # restarts during the deployment (e.g. a starved node): visible, not hidden
             artifacts.record("log_generations_missed_before_start", generations=follower.missed_before_start)
         yield follower
+
+
+@pytest.fixture(scope="module")
+def toxiproxy_route(cluster, deployed_lab) -> Iterator[tuple[Route, Toxiproxy]]:
+    """Both services of the module's namespace talking to LocalStack through Toxiproxy (tests/e2e/manifests), its API
+    port forwarded to 127.0.0.1; at the end every proxy is reset and the services are routed back."""
+    cluster.load_overlay_images()
+    with (
+        routed(deployed_lab, "toxiproxy") as route,
+        forwarded(deployed_lab, "toxiproxy", service_port("toxiproxy", "api")) as url,
+    ):
+        client = Toxiproxy(url)
+        try:
+            yield route, client
+        finally:
+            client.reset()
+
+
+@pytest.fixture(scope="module")
+def faultproxy_route(cluster, deployed_lab) -> Iterator[tuple[Route, FaultProxy]]:
+    """Both services of the module's namespace talking to LocalStack through faultproxy (tests/e2e/manifests), its
+    control port forwarded to 127.0.0.1; at the end every fault is removed and the services are routed back."""
+    cluster.load_overlay_images()
+    with (
+        routed(deployed_lab, "faultproxy") as route,
+        forwarded(deployed_lab, "faultproxy", service_port("faultproxy", "control")) as url,
+    ):
+        client = FaultProxy(url)
+        try:
+            yield route, client
+        finally:
+            client.clear()
 
 
 @pytest.fixture
