@@ -63,8 +63,12 @@ def test_liveness_survives_emulator_outage_while_readiness_fails(deployed_lab, a
             return any(e["event"] == "consumed" and e.get("id") == marker for e in consumed)
 
         wait_for(flowing, deadline, what=f"consumer log of {marker} after the outage")
-    published = [e for e in parse_events(lab.kube.logs(pods["producer"], "producer")) if e["event"] == "published"]
-    assert published and published[-1]["_t"] > time.time() - deadline, "producer is publishing again"
+    events = parse_events(lab.kube.logs(pods["producer"], "producer"))
+    published = [e for e in events if e["event"] == "published"]
+    since = [f"{e['event']}:{e.get('error') or e.get('seq')}" for e in events if e["_t"] >= outage_wall]
+    assert published and published[-1]["_t"] > time.time() - deadline, (
+        f"producer is publishing again; its events since the outage (last 12): {since[-12:]}"
+    )
     assert {app: lab.kube.restart_count(pod, app) for app, pod in pods.items()} == before
     failures = liveness_failures(lab.kube.json("get", "events")["items"], pods.values(), outage_wall)
     assert not failures, f"liveness failed during or after the emulator outage: {failures}"
