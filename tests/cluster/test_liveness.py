@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
+
+from lab.kube import wait_for
 
 PROBE = {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 2}
 GRACE_SECONDS = 2
@@ -55,10 +56,7 @@ def started_unhealthy_pod(ns_kube, test_image) -> None:
 
 def test_liveness_failure_restarts_the_container(ns_kube, started_unhealthy_pod):
     before = restart_count(ns_kube)
-    wait_for_restart = retry(
-        stop=stop_after_delay(RESTART_DEADLINE), wait=wait_fixed(1), retry=retry_if_result(lambda n: n <= before)
-    )(restart_count)
-    assert wait_for_restart(ns_kube) > before
+    assert wait_for(lambda: restart_count(ns_kube) > before, RESTART_DEADLINE, what="a liveness restart")
 
     events = ns_kube.json("get", "events", "--field-selector", "involvedObject.name=unhealthy")["items"]
     messages = [(e["reason"], e["message"]) for e in events]
