@@ -8,6 +8,7 @@ from lab.kube import wait_for
 
 PROBE = {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 2}
 GRACE_SECONDS = 2
+CONTAINER = "unhealthy"  # the pod's one container (test_minikube.py renames the pod, not the container)
 # Restart deadline, counted from the container's start: the first probe runs after initialDelaySeconds, the
 # container is killed when failureThreshold probes in a row have failed (one periodSeconds apart, each allowed
 # timeoutSeconds), it gets terminationGracePeriodSeconds to exit (it exits on SIGTERM at once), and the first
@@ -31,7 +32,7 @@ def unhealthy_pod(image: str) -> dict:
             "terminationGracePeriodSeconds": GRACE_SECONDS,
             "containers": [
                 {
-                    "name": "unhealthy",
+                    "name": CONTAINER,
                     "image": image,
                     "imagePullPolicy": "Never",
                     "env": [{"name": "HEALTH_STATUS", "value": "500"}],  # /health always answers 500
@@ -43,8 +44,7 @@ def unhealthy_pod(image: str) -> dict:
 
 
 def restart_count(ns_kube) -> int:
-    statuses = ns_kube.json("get", "pod", "unhealthy")["status"].get("containerStatuses", [])
-    return statuses[0]["restartCount"] if statuses else 0
+    return ns_kube.restart_count("unhealthy", CONTAINER)
 
 
 @pytest.fixture
