@@ -4,13 +4,17 @@ Every tier's deadlines go through it, so a wrong rule here (an error swallowed u
 names nothing) would make each derived bound in the suite mean something else than it says.
 """
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 import lab.kube
 import lab.waiting
 from lab.emulator import free_port
 from lab.kube import KubectlError
-from lab.processes import answers
+from lab.processes import Service, answers, stop_process
 from lab.waiting import Transient, holds, wait_for
 
 
@@ -84,3 +88,31 @@ def test_holds_does_not_swallow_an_error():
 
 def test_answers_is_false_while_nothing_listens():
     assert answers(f"http://127.0.0.1:{free_port()}/health") is False
+
+
+@pytest.fixture
+def service(tmp_path):
+    """A `Service` around a stand-in process (sleeps; the test writes its stdout), ended by its PID at teardown."""
+    out, err = tmp_path / "svc.out", tmp_path / "svc.err"
+    out.write_text("")
+    err.write_text("boom: the worker could not start\n")
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield Service("consumer", proc, free_port(), out, err, {})
+    stop_process(proc, grace=5)
+
+
+def test_service_waits_go_through_the_poller_and_say_what_they_waited_for(service):
+    service.stdout.write_text('{"event": "consumed", "ts": 1.0}\n{"event": "consumed", "ts": 2.0}\n')
+    assert [e["_t"] for e in service.wait_events("consumed", 2, deadline=5)] == [1.0, 2.0]
+    assert service.wait_events("poison", 0, deadline=5) == []  # a falsy answer still ends the wait
+    with pytest.raises(AssertionError, match=r"consumer: 3 consumed events not reached .*2 of 3 consumed events"):
+        service.wait_events("consumed", 3, deadline=0.2)
+
+
+def test_service_waits_end_at_once_when_the_process_died(service):
+    service.proc.kill()
+    service.proc.wait()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="could not start"):
+        service.wait_status("/health", 200, deadline=30)
+    assert time.monotonic() - started < 5
