@@ -13,8 +13,6 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tenacity import RetryError
-
 from bench import measure
 from bench.health import health_phase
 from bench.results import environment, write
@@ -126,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         try:
             result = run(args, Path(tmp))
-        except (RetryError, TimeoutError, RuntimeError, FileNotFoundError) as exc:
+        # AssertionError: a wait (lab.waiting.wait_for) passed its deadline.
+        except (AssertionError, TimeoutError, RuntimeError, FileNotFoundError) as exc:
             print(f"bench: failed: {exc}", file=sys.stderr)
             return 1
     json_path, md_path = write(result, out)

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
 from bench.measure import percentiles
 from lab.processes import Service
+from lab.waiting import wait_for
 
 
 def hammer(service: Service, workers: int, requests_each: int, deadline: float) -> dict:
@@ -46,12 +46,11 @@ def drained(consumer: Service, producer: Service, deadline: float) -> None:
     """Wait until the consumer handled everything ``producer`` published (bounded by ``deadline``)."""
     sent = {e["id"] for e in producer.events("published")}
 
-    @retry(stop=stop_after_delay(deadline), wait=wait_fixed(0.1), retry=retry_if_result(bool))
-    def missing() -> set[str]:
+    def none_missing() -> bool:
         consumer.check_alive()
-        return sent - {e["id"] for e in consumer.events("consumed")}
+        return not sent - {e["id"] for e in consumer.events("consumed")}
 
-    missing()
+    wait_for(none_missing, deadline, 0.1, "every published message consumed")
 
 
 def health_phase(consumer: Service, start_producer: Callable[[], Service], args) -> dict:

@@ -12,10 +12,9 @@ import statistics
 import time
 import uuid
 
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
-
 from lab.emulator import Emulator
 from lab.processes import Service
+from lab.waiting import wait_for
 from shared import contract
 
 
@@ -41,12 +40,11 @@ def preload(emulator: Emulator, topic_arn: str, queue_url: str, count: int, dead
         ]
         sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
 
-    @retry(stop=stop_after_delay(deadline), wait=wait_fixed(0.05), retry=retry_if_result(lambda n: n < count))
-    def queued() -> int:
+    def queued() -> bool:
         attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) >= count
 
-    queued()
+    wait_for(queued, deadline, 0.05, f"{count} messages queued")
 
 
 def rate(rounds: list[list[float]]) -> float | None:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
+from lab.waiting import Transient
+from lab.waiting import holds as holds  # re-exported: `from lab.kube import wait_for, holds` is the suite's idiom
+from lab.waiting import wait_for as wait_for
 
 
-class KubectlError(RuntimeError):
-    """kubectl exited non-zero; the message is its stderr."""
+class KubectlError(RuntimeError, Transient):
+    """kubectl exited non-zero; the message is its stderr. Transient: `wait_for` retries it until its deadline."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class Kube:
 
     def json(self, *args: str, timeout: float = 60) -> dict:
         return json.loads(self(*args, "-o", "json", timeout=timeout))
+
+    def apply(self, manifest: dict, timeout: float = 60) -> str:
+        """``kubectl apply`` of one object given as a dict (into the bound namespace unless it names its own).
+
+        Through a file, not stdin: the manager's kubectl reads no input, and every call still goes through it.
+        """
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lab-apply-") as file:
+            json.dump(manifest, file)
+            file.flush()
+            return self("apply", "-f", file.name, timeout=timeout)
 
     # --- reads the suite repeats ------------------------------------------------------------------------------
 
@@ -117,36 +130,3 @@ def container_status(pod: dict, container: str) -> dict:
 def _event_sort_key(event: dict) -> str:
     """Sort key: events carry lastTimestamp (legacy) or eventTime (events.k8s.io); either is RFC 3339."""
     return event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"]
-
-
-def wait_for(predicate, deadline: float, interval: float = 1.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``deadline`` seconds pass (AssertionError).
-
-    kubectl failures during the wait (an API server briefly busy, a pod replaced under us) are retried too.
-    """
-    retrying = Retrying(
-        stop=stop_after_delay(deadline),
-        wait=wait_fixed(interval),
-        retry=retry_if_result(lambda value: not value) | retry_if_exception_type(KubectlError),
-        retry_error_callback=lambda state: _timed_out(state, deadline, what),
-        reraise=False,
-    )
-    return retrying(predicate)
-
-
-def holds(predicate, window: float, interval: float = 1.0) -> bool:
-    """True when ``predicate`` stays truthy on every poll for ``window`` seconds; returns False at the first lapse."""
-    retrying = Retrying(
-        stop=stop_after_delay(window),
-        wait=wait_fixed(interval),
-        retry=retry_if_result(lambda held: held),
-        retry_error_callback=lambda state: bool(state.outcome and state.outcome.result()),
-    )
-    return bool(retrying(lambda: bool(predicate())))
-
-
-def _timed_out(state, deadline: float, what: str):
-    detail = ""
-    if state.outcome is not None and state.outcome.failed:
-        detail = f" (last error: {state.outcome.exception()})"
-    raise AssertionError(f"{what} not reached within {deadline:.0f} s{detail}")

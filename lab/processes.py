@@ -18,30 +18,26 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
 
 from lab.emulator import free_port
 from lab.ledger import parse_events
+from lab.waiting import Transient, wait_for
 
 SERVICES = Path(__file__).resolve().parent.parent / "candidate-project"
+# How often a wait on a local HTTP endpoint polls: an answer costs milliseconds on 127.0.0.1, so 0.2 s adds at most
+# that to a measured wait without keeping a busy 2-core machine's CPU on polling.
+POLL_SECONDS = 0.2
+# One request to a local service: its /ready waits for at most one AWS probe call (shared.policy's probe connect and
+# read timeouts, 2.5 s), so 5 s is never the limit while it works.
+HTTP_TIMEOUT_SECONDS = 5
 
 
-class NotYet(Exception):
-    """Raised by a poll that should be retried until its deadline."""
-
-
-def wait_for(probe: Any, accept: Any, timeout: float, interval: float = 0.2) -> Any:
-    """Poll ``probe()`` until ``accept(result)``; connection errors count as "not yet".
-
-    Raises tenacity.RetryError after ``timeout``; callers derive ``timeout`` from the settings that bound the
-    condition and say so where they call this.
-    """
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        wait=wait_fixed(interval),
-        retry=retry_if_result(lambda result: not accept(result)) | retry_if_exception_type(requests.ConnectionError),
-    )
-    return retrying(probe)
+def answers(url: str, code: int = 200) -> bool:
+    """Whether ``url`` answers HTTP ``code`` now; False while nothing listens there yet (a process still starting)."""
+    try:
+        return requests.get(url, timeout=HTTP_TIMEOUT_SECONDS).status_code == code
+    except requests.ConnectionError:
+        return False
 
 
 def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> int | None:
@@ -93,10 +89,19 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str) -> requests.Response:
-        return requests.get(f"{self.url}{path}", timeout=5)
+        return requests.get(f"{self.url}{path}", timeout=HTTP_TIMEOUT_SECONDS)
 
     def status(self, path: str) -> int:
         return self.get(path).status_code
+
+    def wait_status(self, path: str, code: int, deadline: float) -> None:
+        """Wait until ``path`` answers ``code`` (polled every POLL_SECONDS, bounded by ``deadline``)."""
+
+        def answered() -> bool:
+            self.check_alive()
+            return answers(f"{self.url}{path}", code)
+
+        wait_for(answered, deadline, POLL_SECONDS, f"{self.name} {path} answering {code}")
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The JSON events logged so far (each with ``_t``, its own timestamp), optionally only of one kind."""
@@ -115,14 +120,11 @@ class Service:
             tail = self.stderr.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {tail}")
 
-    def _poll(self, condition: Any, deadline: float, interval: float) -> Any:
-        retrying = Retrying(
-            stop=stop_after_delay(deadline),
-            wait=wait_fixed(interval),
-            reraise=True,
-            retry=retry_if_exception_type((requests.RequestException, NotYet)),
-        )
-        return retrying(condition)
+    def _poll(self, condition: Any, deadline: float, interval: float, what: str) -> Any:
+        """`wait_for` on ``condition``, whose `Transient` says "not yet"; HTTP errors are retried too. Its answer is
+        wrapped in a 1-tuple so that a falsy one (0 events wanted) still ends the wait."""
+        retried = (requests.RequestException,)
+        return wait_for(lambda: (condition(),), deadline, interval, f"{self.name}: {what}", retried)[0]
 
     def wait_ready(self, deadline: float) -> float:
         """Seconds from process start until ``/ready`` answered 200 (polled every 10 ms, bounded by ``deadline``)."""
@@ -130,10 +132,10 @@ class Service:
         def ready() -> float:
             self.check_alive()
             if requests.get(f"{self.url}/ready", timeout=1).status_code != 200:
-                raise NotYet("not ready")
+                raise Transient("/ready did not answer 200")
             return time.time() - self.started
 
-        return float(self._poll(ready, deadline, 0.01))
+        return float(self._poll(ready, deadline, 0.01, "/ready answering 200"))
 
     def wait_events(self, kind: str, count: int, deadline: float) -> list[dict[str, Any]]:
         """Events of ``kind`` once at least ``count`` are logged (polled every 50 ms, bounded by ``deadline``)."""
@@ -142,10 +144,10 @@ class Service:
             self.check_alive()
             found = self.events(kind)
             if len(found) < count:
-                raise NotYet(f"{len(found)} of {count} {kind} events")
+                raise Transient(f"{len(found)} of {count} {kind} events")
             return found
 
-        return list(self._poll(enough, deadline, 0.05))
+        return list(self._poll(enough, deadline, 0.05, f"{count} {kind} events"))
 
     def wait_deleted(self, count: int, deadline: float) -> int:
         """Wait until the consumer's ``deleted`` events add up to ``count`` messages; return the total."""
@@ -154,10 +156,10 @@ class Service:
             self.check_alive()
             total = sum(int(e.get("count", 0)) for e in self.events("deleted"))
             if total < count:
-                raise NotYet(f"{total} of {count} deleted")
+                raise Transient(f"{total} of {count} deleted")
             return total
 
-        return int(self._poll(enough, deadline, 0.05))
+        return int(self._poll(enough, deadline, 0.05, f"{count} messages deleted"))
 
     def kill(self) -> None:
         """SIGKILL this process (only when nothing is in flight), and reap it."""

@@ -5,24 +5,25 @@ The same checks (node Ready and version, API TLS, DNS, Services, a locally built
 restart) run against either. Tests marked ``offline`` or ``kind`` concern that cluster alone (down/up; kind's
 multi-node networking and its CLI) and are deselected, with a line saying so, when another cluster is under test.
 Why these tests fail (not skip) when the cluster is down: they exist to prove the cluster works; a skip would turn
-that proof off silently. Why kubectl through subprocess: it is the tool users and the e2e suite drive the cluster
-with, so the tests exercise the same path (auth, exec/logs via the kubelet).
+that proof off silently. Why kubectl (through `lab.kube.Kube` on the cluster's pytest-kubernetes manager): it is the
+tool users drive the cluster with and the wrapper the e2e suite uses, so the tests exercise the same path (auth,
+exec/logs via the kubelet) and a failure shows kubectl's stderr the same way.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lab.providers import kubectl_binary, pinned
+from lab.kube import Kube, KubectlError
+from lab.providers import ExistingOffline, pinned
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_CLUSTER = REPO / "hack" / "offline-cluster" / "offline-cluster"
@@ -43,45 +44,15 @@ def offline_cluster(*args: str, timeout: float = 60) -> str:
     return done.stdout
 
 
-@dataclass
-class Kube:
-    """kubectl against the cluster under test (its admin kubeconfig), optionally in one namespace."""
-
-    kubeconfig: str
-    namespace: str | None = None
-
-    def __call__(self, *args: str, timeout: float = 60, check: bool = True, stdin: str | None = None) -> str:
-        cmd = [str(kubectl_binary()), "--kubeconfig", self.kubeconfig]
-        if self.namespace:
-            cmd += ["-n", self.namespace]
-        done = subprocess.run([*cmd, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-        return done.stdout
-
-    def json(self, *args: str) -> dict:
-        return json.loads(self(*args, "-o", "json"))
-
-    def apply(self, manifest: dict) -> None:
-        self("apply", "-f", "-", stdin=json.dumps(manifest))
-
-
 def under_test(config: pytest.Config) -> str:
     """Which cluster the tier tests: the --k8s-provider given, else the offline cluster."""
     return (config.getoption("k8s_provider") or "offline").lower()
 
 
-@dataclass
-class Target:
-    """The cluster under test: its kubeconfig and how a local image gets into it."""
-
-    kubeconfig: str
-    load_image: Callable[[str], object]
-
-
 @pytest.fixture(scope="session")
-def target(pytestconfig) -> Iterator[Target]:
-    """The cluster under test; a kind cluster is created for the session (and deleted) through lab.cluster."""
+def target(pytestconfig) -> Iterator[Any]:
+    """The cluster under test as its pytest-kubernetes manager (kubeconfig, kubectl, ``load_image``): the offline
+    cluster adopted as it runs, or a kind cluster created for the session (and deleted) through lab.cluster."""
     provider = under_test(pytestconfig)
     if provider == "offline":
         try:
@@ -89,13 +60,15 @@ def target(pytestconfig) -> Iterator[Target]:
             offline_cluster("kubectl", "get", "--raw", "/readyz", timeout=20)
         except (AssertionError, subprocess.TimeoutExpired) as err:
             pytest.fail(f"the offline cluster is not up (run: {OFFLINE_CLUSTER} up): {err}", pytrace=False)
-        yield Target(path, lambda image: offline_cluster("load-image", image, timeout=300))
+        manager = ExistingOffline.lab_adopt("cluster-tier", path, say)  # its kubectl first on PATH, its load-image
+        assert manager is not None, f"{path} is not the offline cluster's kubeconfig"
+        yield manager
         return
     from lab.cluster import PROVIDERS, Choice, start
 
     lab = start(Choice(PROVIDERS[provider], f"--k8s-provider {provider}"), "cluster-tier", None, say)
     try:
-        yield Target(str(lab.manager.kubeconfig), lab.manager.load_image)
+        yield lab.manager
     finally:
         lab.teardown(keep=pytestconfig.getoption("keep_cluster"))
 
@@ -105,9 +78,9 @@ def say(text: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(target: Target) -> str:
+def kubeconfig(target) -> str:
     """Path of the cluster under test's kubeconfig."""
-    return target.kubeconfig
+    return str(target.kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -129,24 +102,27 @@ def k8s_version() -> str:
 
 
 @pytest.fixture(scope="session")
-def kube(kubeconfig: str) -> Kube:
-    """Cluster-wide kubectl."""
-    return Kube(kubeconfig)
+def kube(target) -> Kube:
+    """Cluster-wide kubectl (lab.kube.Kube: a failure raises KubectlError with kubectl's stderr)."""
+    return Kube(target)
 
 
 @pytest.fixture(scope="session")
 def kube_for():
-    """``kube_for(kubeconfig, namespace=None)``: kubectl for a cluster a test creates itself (test_kind.py)."""
+    """``kube_for(manager, namespace=None)``: kubectl for a cluster a test creates itself (test_kind.py)."""
     return Kube
 
 
 @pytest.fixture(scope="module")
-def ns_kube(kubeconfig: str) -> Iterator[Kube]:
+def ns_kube(kube: Kube) -> Iterator[Kube]:
     """kubectl bound to a fresh namespace per test module, deleted afterwards (no waiting for it)."""
     name = f"cluster-test-{uuid.uuid4().hex[:8]}"
-    Kube(kubeconfig)("create", "namespace", name)
-    yield Kube(kubeconfig, name)
-    Kube(kubeconfig)("delete", "namespace", name, "--wait=false", check=False)
+    kube("create", "namespace", name)
+    yield kube.in_namespace(name)
+    try:
+        kube("delete", "namespace", name, "--wait=false")
+    except KubectlError as err:  # teardown: say why, the tests' verdict stands
+        say(f"namespace {name} not deleted: {err}")
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +141,7 @@ def built_test_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def test_image(target: Target, built_test_image: str) -> str:
+def test_image(target, built_test_image: str) -> str:
     """The test image loaded into the cluster under test, the provider's way."""
     target.load_image(built_test_image)
     return built_test_image

@@ -16,15 +16,16 @@ import yaml
 
 from lab.deploy import SERVICES
 from lab.eks import SERVICE_ACCOUNT, render
+from lab.kube import Kube
 from lab.providers import kubectl_binary
-from tests.cluster.conftest import Kube
 
 POD_SECURITY = ("pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
 
 
 def dry_run(kube: Kube, manifest: str) -> subprocess.CompletedProcess[str]:
-    """`kubectl apply --dry-run=server -f -` with stderr kept (admission warnings go there)."""
-    cmd = [str(kubectl_binary()), "--kubeconfig", kube.kubeconfig, "-n", str(kube.namespace)]
+    """`kubectl apply --dry-run=server -f -` with stderr kept even on success (admission warnings go there, and
+    `Kube` returns only stdout), against the cluster and namespace ``kube`` is bound to."""
+    cmd = [str(kubectl_binary()), "--kubeconfig", str(kube.manager.kubeconfig), "-n", str(kube.namespace)]
     return subprocess.run(
         [*cmd, "apply", "--dry-run=server", "-f", "-"], input=manifest, capture_output=True, text=True, timeout=60
     )

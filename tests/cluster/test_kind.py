@@ -64,7 +64,7 @@ def three_nodes(tmp_path_factory, built_test_image, clock) -> Iterator[LabKindMa
 
 @pytest.fixture(scope="module")
 def kube3(three_nodes, kube_for):
-    return kube_for(str(three_nodes.kubeconfig))
+    return kube_for(three_nodes)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_docs_state_the_bounds_this_module_asserts():
 
 @pytest.fixture(scope="module")
 def kube_ns(three_nodes, kube_for, ns3):
-    return kube_for(str(three_nodes.kubeconfig), ns3)
+    return kube_for(three_nodes, ns3)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
+
+from lab.kube import wait_for
 
 PROBE = {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 2}
 GRACE_SECONDS = 2
+CONTAINER = "unhealthy"  # the pod's one container (test_minikube.py renames the pod, not the container)
 # Restart deadline, counted from the container's start: the first probe runs after initialDelaySeconds, the
 # container is killed when failureThreshold probes in a row have failed (one periodSeconds apart, each allowed
 # timeoutSeconds), it gets terminationGracePeriodSeconds to exit (it exits on SIGTERM at once), and the first
@@ -30,7 +32,7 @@ def unhealthy_pod(image: str) -> dict:
             "terminationGracePeriodSeconds": GRACE_SECONDS,
             "containers": [
                 {
-                    "name": "unhealthy",
+                    "name": CONTAINER,
                     "image": image,
                     "imagePullPolicy": "Never",
                     "env": [{"name": "HEALTH_STATUS", "value": "500"}],  # /health always answers 500
@@ -42,8 +44,7 @@ def unhealthy_pod(image: str) -> dict:
 
 
 def restart_count(ns_kube) -> int:
-    statuses = ns_kube.json("get", "pod", "unhealthy")["status"].get("containerStatuses", [])
-    return statuses[0]["restartCount"] if statuses else 0
+    return ns_kube.restart_count("unhealthy", CONTAINER)
 
 
 @pytest.fixture
@@ -55,10 +56,7 @@ def started_unhealthy_pod(ns_kube, test_image) -> None:
 
 def test_liveness_failure_restarts_the_container(ns_kube, started_unhealthy_pod):
     before = restart_count(ns_kube)
-    wait_for_restart = retry(
-        stop=stop_after_delay(RESTART_DEADLINE), wait=wait_fixed(1), retry=retry_if_result(lambda n: n <= before)
-    )(restart_count)
-    assert wait_for_restart(ns_kube) > before
+    assert wait_for(lambda: restart_count(ns_kube) > before, RESTART_DEADLINE, what="a liveness restart")
 
     events = ns_kube.json("get", "events", "--field-selector", "involvedObject.name=unhealthy")["items"]
     messages = [(e["reason"], e["message"]) for e in events]

@@ -13,20 +13,17 @@ check that cannot fail is itself a failing test.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytest_kubernetes.options import ClusterOptions
 
 from lab.kube import Kube, holds, wait_for
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
-from tests.cluster.test_liveness import RESTART_DEADLINE, unhealthy_pod
+from tests.cluster.test_liveness import CONTAINER, RESTART_DEADLINE, unhealthy_pod
 
 pytestmark = pytest.mark.minikube  # selected by --k8s-provider=minikube (tests/cluster/conftest.py)
 
@@ -112,8 +109,7 @@ def waiting_reason(pod: dict) -> str | None:
 
 
 def restarts(kube: Kube, pod: str) -> int:
-    statuses = kube.json("get", "pod", pod)["status"].get("containerStatuses") or [{}]
-    return int(statuses[0].get("restartCount", 0))
+    return kube.restart_count(pod, CONTAINER)
 
 
 def test_minikube_node_ready_on_pinned_version_with_docker_runtime(kube):
@@ -180,12 +176,9 @@ def start_probed_pod(cluster, kube: Kube, name: str, healthy: bool) -> None:
     pod["metadata"].update(name=name, namespace=kube.namespace)
     if healthy:
         pod["spec"]["containers"][0]["env"] = []
-    # From a file: pytest-kubernetes' apply(dict) echoes YAML through a single-quoted shell string, which turns
-    # the quoted env value '500' into a number the API rejects.
-    manifest = Path(tempfile.mkstemp(suffix=".json")[1])
-    manifest.write_text(json.dumps(pod))
-    cluster.apply(manifest)
-    manifest.unlink()
+    # Kube.apply, not pytest-kubernetes' apply(dict): that echoes YAML through a single-quoted shell string, which
+    # turns the quoted env value '500' into a number the API rejects.
+    kube.apply(pod)
     kube.wait("jsonpath={.status.phase}=Running", POD_TIMEOUT, f"pod/{name}")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab.kube import wait_for
 
 ROLLOUT_TIMEOUT = "90s"  # image is local (no pull); the time is container start on a busy 2-core machine
 
@@ -73,9 +74,13 @@ def http_get_from(ns_kube, pod: str, url: str) -> str:
 
 
 # Endpoints and kube-proxy rules follow readiness within a sync (minSyncPeriod 1 s); 30 s covers a busy machine.
-fetch = retry(
-    stop=stop_after_delay(30), wait=wait_fixed(1), retry=retry_if_exception_type(AssertionError), reraise=True
-)(http_get_from)
+FETCH_DEADLINE = 30
+
+
+def fetch(ns_kube, pod: str, url: str) -> str:
+    """``url``'s body as ``pod`` gets it, retried while the exec fails; at the deadline an AssertionError that ends
+    with the last failure (kubectl's stderr: the client's traceback, e.g. ``timed out``)."""
+    return wait_for(lambda: http_get_from(ns_kube, pod, url), FETCH_DEADLINE, what=f"{url} answering {pod}")
 
 
 def test_service_is_reachable_by_dns_name_from_another_pod(ns_kube, web, client):

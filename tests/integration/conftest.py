@@ -21,7 +21,6 @@ import pytest
 
 from lab.emulator import Emulator, free_port
 from lab.processes import Service
-from lab.processes import wait_for as _wait_for
 from tests.integration.support import Wiring
 from tests.integration.timing import Timing
 
@@ -29,12 +28,6 @@ from tests.integration.timing import Timing
 @pytest.fixture(scope="session")
 def timing() -> Timing:
     return Timing()
-
-
-@pytest.fixture(scope="session")
-def wait_for() -> Callable[..., Any]:
-    """``wait_for(probe, accept, timeout)``: tenacity polling, see ``_wait_for``."""
-    return _wait_for
 
 
 @pytest.fixture(scope="session")

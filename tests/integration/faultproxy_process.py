@@ -1,6 +1,6 @@
 """faultproxy as a real process on 127.0.0.1 for the integration tier, with its control API at hand.
 
-Kept next to support.py (whose ``free_port`` and ``wait_for`` it reuses) so the test modules stay small.
+Kept out of the test modules so they stay small; it reuses lab's ``free_port``, ``answers`` and ``wait_for``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 import requests
 
 from lab.emulator import free_port
-from lab.processes import stop_process, wait_for
+from lab.processes import POLL_SECONDS, answers, stop_process
+from lab.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 # Standard-library Python only; 20 s covers a loaded 2-core machine (it answers /health in well under a second).
@@ -58,11 +59,7 @@ def faultproxy(upstream: str, log_dir: Path, seed: int = 0) -> Iterator[FaultPro
         proc = subprocess.Popen([sys.executable, "-m", "faultproxy"], cwd=REPO, env=env, stdout=out, stderr=out)
     proxy = FaultProxy(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control}", log)
     try:
-        wait_for(
-            lambda: requests.get(f"{proxy.control_url}/health", timeout=2).status_code,
-            lambda s: s == 200,
-            START_SECONDS,
-        )
+        wait_for(lambda: answers(f"{proxy.control_url}/health"), START_SECONDS, POLL_SECONDS, "faultproxy's /health")
         yield proxy
     finally:
         stop_process(proc)

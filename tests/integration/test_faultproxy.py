@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 from faultproxy.faults import Fault
 from faultproxy.proxy import INJECTED_HEADER
 from lab.emulator import REGION, Emulator
-from lab.processes import wait_for
+from lab.processes import POLL_SECONDS
+from lab.waiting import wait_for
 from shared.policy import RetryPolicy
 from tests.integration.faultproxy_process import FaultProxy, faultproxy
 from tests.integration.timing import Timing
@@ -88,7 +89,12 @@ def test_failed_delete_means_redelivery(make_wiring, proxy):
     error = caught.value.response
     assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("InternalFailure", 500)
     proxy.clear("sqs:DeleteMessageBatch")
-    again = wait_for(lambda: sqs.receive_message(QueueUrl=wiring.queue_url).get("Messages", []), bool, REDELIVERY_WAIT)
+    again = wait_for(
+        lambda: sqs.receive_message(QueueUrl=wiring.queue_url).get("Messages", []),
+        REDELIVERY_WAIT,
+        POLL_SECONDS,
+        "the message whose delete failed, visible again",
+    )
     assert [m["MessageId"] for m in again] == [message["MessageId"]]
 
 
@@ -106,10 +112,11 @@ def test_partial_batch_failure_keeps_the_failed_entries(make_wiring, proxy):
                     for m in sqs.receive_message(QueueUrl=wiring.queue_url, MaxNumberOfMessages=10).get("Messages", [])
                 }
             )
-            or len(received)
+            or len(received) == 10
         ),
-        lambda n: n == 10,
         REDELIVERY_WAIT,
+        POLL_SECONDS,
+        "all 10 messages received",
     )
     proxy.set(operation="sqs:DeleteMessageBatch", kind="partial", rate=0.5, seed=5)
     entries = [{"Id": body, "ReceiptHandle": m["ReceiptHandle"]} for body, m in sorted(received.items())]
@@ -128,10 +135,11 @@ def test_partial_batch_failure_keeps_the_failed_entries(make_wiring, proxy):
                 m["Body"]
                 for m in sqs.receive_message(QueueUrl=wiring.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             )
-            or back
+            or back >= failed
         ),
-        lambda got: got >= failed,
         REDELIVERY_WAIT,
+        POLL_SECONDS,
+        "the failed entries visible again",
     )
     assert back == failed, "exactly the failed entries come back; the successful ones were deleted"
 
@@ -182,7 +190,7 @@ def test_producer_retries_throttled_publishes_without_a_gap(make_wiring, proxy, 
     # The seed fixes how many of the publishes are throttled before the wanted-th success; each throttle costs at most
     # one backoff wait, which the services' RetryPolicy caps (producer/policy.py).
     deadline = wanted * timing.publish_interval + throttles_before(wanted, 0.5, 1) * RetryPolicy().cap + timing.slack
-    wait_for(lambda: len(producer.events("published")), lambda n: n >= wanted, deadline)
+    producer.wait_events("published", wanted, deadline)
     proxy.clear()
     assert left_behind(proxy) == []
     published = producer.events("published")

@@ -14,8 +14,9 @@ from __future__ import annotations
 import uuid
 
 from lab.processes import Service
+from lab.waiting import holds
 from shared.contract import TOPIC_NAME
-from tests.integration.test_outage import holds_for
+from tests.integration.test_outage import HOLD_INTERVAL
 
 # Not the manifests' us-east-1: proves the region the overlay sets is the one the services aim at.
 REGION = "eu-west-1"
@@ -38,32 +39,32 @@ def start(name: str, tmp_path, timing) -> Service:
     return service
 
 
-def test_services_without_endpoint_are_alive_and_not_ready(tmp_path, timing, wait_for):
+def test_services_without_endpoint_are_alive_and_not_ready(tmp_path, timing):
     services = {name: start(name, tmp_path, timing) for name in ("producer", "consumer")}
     try:
         producer, consumer = services["producer"], services["consumer"]
         for service in services.values():
-            wait_for(lambda s=service: s.status("/health"), lambda code: code == 200, timing.start)
-            (started,) = wait_for(lambda s=service: s.events("started"), lambda found: len(found) == 1, timing.start)
+            service.wait_status("/health", 200, timing.start)
+            (started,) = service.wait_events("started", 1, timing.start)
             assert started["endpoint_url"] is None and started["region"] == REGION
 
         # consumer: /ready asks SQS itself, so its reason is the AWS error.
-        wait_for(lambda: consumer.status("/ready"), lambda code: code == 503, timing.readiness_change)
+        consumer.wait_status("/ready", 503, timing.readiness_change)
         body = consumer.get("/ready").json()
         assert body["status"] == "NOT_READY" and body["reason"].startswith("sqs: ")
         assert names_aws(body["reason"], "sqs"), body
         # producer: /ready waits for the topic the worker resolves, and names the worker's last AWS error.
-        (retry, *_) = wait_for(lambda: producer.events("publish_retry"), bool, timing.start)
+        (retry, *_) = producer.wait_events("publish_retry", 1, timing.start)
         assert names_aws(f"{retry['error']}: {retry['detail']}", "sns"), retry
         body = producer.get("/ready").json()
         unresolved = f"topic {TOPIC_NAME} not resolved yet: sns: "
         assert producer.status("/ready") == 503 and body["reason"].startswith(unresolved), body
         assert names_aws(body["reason"].split(": sns: ", 1)[1], "sns"), body
-        wait_for(lambda: consumer.events("consume_retry"), bool, timing.start)
+        consumer.wait_events("consume_retry", 1, timing.start)
 
         # Longer than HEARTBEAT_MAX_AGE: a worker that stopped beating while it retried would turn /health 503.
         window = timing.heartbeat_max_age + 2
-        assert holds_for(lambda: all(s.status("/health") == 200 for s in services.values()), window)
+        assert holds(lambda: all(s.status("/health") == 200 for s in services.values()), window, HOLD_INTERVAL)
         assert all(s.status("/ready") == 503 for s in services.values())
         assert all(s.alive for s in services.values()), "no process may exit because AWS does not answer"
     finally:

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
 from lab.emulator import free_port
-from lab.processes import stop_process, wait_for
+from lab.processes import POLL_SECONDS, answers, stop_process
 from lab.toxiproxy import Toxiproxy
+from lab.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "hack" / "offline-cluster" / "lib" / "build-toxiproxy.sh"
@@ -55,9 +54,7 @@ def toxiproxy_server(log_dir: Path, config: Path | None = None) -> Iterator[Toxi
         )
     client = Toxiproxy(f"http://127.0.0.1:{port}")
     try:
-        wait_for(
-            lambda: requests.get(f"{client.url}/version", timeout=2).status_code, lambda s: s == 200, START_SECONDS
-        )
+        wait_for(lambda: answers(f"{client.url}/version"), START_SECONDS, POLL_SECONDS, "toxiproxy-server's /version")
         yield client
     finally:
         stop_process(proc)

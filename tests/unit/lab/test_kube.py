@@ -1,7 +1,9 @@
 """kubectl wrapper (lab/kube.py), back-off observation (lab/crashloop.py), probe patches (lab/liveness.py)."""
 
 import json
+import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,21 @@ def test_arguments_are_shell_quoted_because_the_plugin_joins_them_into_one_shell
 def test_errors_carry_the_command_and_stderr():
     with pytest.raises(KubectlError, match=r"kubectl get pods: .*forbidden"):
         Kube(FakeManager(fail="Error from server (Forbidden): forbidden\n"))("get", "pods")
+
+
+def test_apply_sends_the_manifest_through_the_manager_into_the_bound_namespace():
+    """The tier's ``kube.apply(dict)``: one kubectl call via the manager, reading a file that holds the object."""
+    seen = []
+
+    class Reading(FakeManager):
+        def kubectl(self, args, as_dict=True, timeout=60):
+            seen.append(json.loads(Path(shlex.split(args[-1])[0]).read_text()))  # the file exists during the call
+            return super().kubectl(args, as_dict, timeout)
+
+    manager, manifest = Reading(), {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "it's"}}
+    Kube(manager, "ns1").apply(manifest)
+    assert [call[:4] for call in manager.calls] == [["--namespace", "ns1", "apply", "-f"]]
+    assert seen == [manifest]
 
 
 def test_a_hung_kubectl_becomes_a_kubectl_error_so_waits_retry_it():
