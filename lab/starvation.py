@@ -4,9 +4,10 @@ The fault switch is the services' own (``shared.faults``): ``kill -<FAULT_CPU_SI
 use up the container's CFS quota in every period, so the kernel throttles the health server with them. Whether that
 restarts the container is a property of the probe, not of the fault: a liveness probe whose ``timeoutSeconds`` is
 shorter than the throttled server's answer fails, and ``failureThreshold`` such failures restart a container that
-was working. The copy (the consumer's Deployment patched the way `lab.probeconfig` patches a probe: only values the
-manifest sets, so re-applying the manifests restores it, and the restore is proven field by field) gets a tight
-probe and a low CPU limit (`TIGHT_PROBE`, `TIGHT_CPU_LIMIT`); the lab's own manifests get the same fault.
+was working. The copy (the consumer's Deployment patched the way `lab.probeconfig` patches a probe, restored by
+re-applying the manifests, the restore proven field by field) gets a tight probe and a low CPU limit (`TIGHT_PROBE`,
+`TIGHT_CPU_LIMIT`, and a startupProbe for its slow start under that limit); the lab's own manifests get the same
+fault.
 
 How long "rides it out" must hold is derived from the live probe: a failure the kubelet acts on is decided within
 ``periodSeconds × failureThreshold + timeoutSeconds``; a starved worker shows as a stale heartbeat at the latest
@@ -16,6 +17,7 @@ How long "rides it out" must hold is derived from the live probe: a failure the 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -28,22 +30,36 @@ from shared.runtime import FAULT_CPU_SIGNUM
 
 FAULT_EVENT = "fault_cpu_on"
 # The copy: a liveness probe with the Kubernetes default timeout (1 s) and a short period, under a 50m CPU limit
-# (a tenth of the lab's 500m). Only fields the lab's manifest sets are changed, so `lab.apply` restores them.
+# (a tenth of the lab's 500m). These are fields the lab's manifest sets, so `lab.apply` restores them.
 TIGHT_PROBE = {"timeoutSeconds": 1, "periodSeconds": 2}
 TIGHT_CPU_LIMIT = "50m"
+# Under 50m the copy also starts about ten times slower (measured in Docker with --cpus 0.05, 2026-12-03: /health
+# first answered 11 s after the start, past the tight probe's first decision), and its start is not the fault under
+# test: a startupProbe on the same endpoint holds liveness back until the app answered once, for as long as the
+# Deployment allows its rollout (progressDeadlineSeconds). The manifest has none, so `restore` removes it.
+STARTUP_PERIOD_SECONDS = 2
 
 
 def tight_patch(lab: Lab, app: str) -> list[dict]:
-    """JSON patch: ``app``'s liveness probe tightened to `TIGHT_PROBE`, its CPU limit lowered to `TIGHT_CPU_LIMIT`."""
+    """JSON patch: ``app``'s liveness probe tightened to `TIGHT_PROBE`, its CPU limit lowered to `TIGHT_CPU_LIMIT`,
+    and a startupProbe for the slow start under that limit."""
     index, container = container_spec(lab.kube.deployment(app)["spec"]["template"]["spec"], app)
     base = f"/spec/template/spec/containers/{index}"
-    missing = [key for key in TIGHT_PROBE if key not in container.get("livenessProbe", {})]
-    if missing or "cpu" not in ((container.get("resources") or {}).get("limits") or {}):
-        raise LookupError(f"{app}: the manifest does not set {missing or 'limits.cpu'}; re-applying could not undo it")
-    ops = [
+    liveness = container.get("livenessProbe", {})
+    missing = [key for key in TIGHT_PROBE if key not in liveness]
+    if missing or "cpu" not in ((container.get("resources") or {}).get("limits") or {}) or "startupProbe" in container:
+        raise LookupError(f"{app}: the manifest does not fit the copy ({missing}): it could not be restored exactly")
+    startup = {
+        "httpGet": liveness["httpGet"],
+        "periodSeconds": STARTUP_PERIOD_SECONDS,
+        "timeoutSeconds": TIGHT_PROBE["timeoutSeconds"],
+        "failureThreshold": math.ceil(lab.progress_deadline(app) / STARTUP_PERIOD_SECONDS),
+    }
+    ops: list[dict[str, object]] = [
         {"op": "replace", "path": f"{base}/livenessProbe/{key}", "value": value} for key, value in TIGHT_PROBE.items()
     ]
-    return [*ops, {"op": "replace", "path": f"{base}/resources/limits/cpu", "value": TIGHT_CPU_LIMIT}]
+    ops.append({"op": "replace", "path": f"{base}/resources/limits/cpu", "value": TIGHT_CPU_LIMIT})
+    return [*ops, {"op": "add", "path": f"{base}/startupProbe", "value": startup}]
 
 
 def container_of(lab: Lab, app: str) -> dict:
@@ -64,7 +80,12 @@ def tighten(lab: Lab, app: str) -> dict:
 
 
 def restore(lab: Lab, app: str, before: dict) -> None:
-    """Re-apply the manifests, wait for the rollout, and prove the container spec is back as it was."""
+    """Remove the startupProbe the copy added, re-apply the manifests (the replaced values), wait for the rollout,
+    and prove the container spec is back as it was."""
+    index, container = container_spec(lab.kube.deployment(app)["spec"]["template"]["spec"], app)
+    if "startupProbe" in container and "startupProbe" not in before:
+        remove = [{"op": "remove", "path": f"/spec/template/spec/containers/{index}/startupProbe"}]
+        lab.kube("patch", "deployment", app, "--type=json", "-p", json.dumps(remove))
     lab.apply()
     lab.wait_rolled_out((app,))
     now = container_of(lab, app)

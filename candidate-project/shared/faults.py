@@ -8,11 +8,11 @@ thread, so the container restart that liveness (or the kernel) triggers heals it
 - SIGUSR2: the heartbeat freezes at once and the worker hangs at its next checkpoint (``runtime.Controls``).
 - ``kill -35 1`` (FAULT_MEMORY_SIGNUM): memory fault on; the allocator is ``runtime.exhaust_memory``, paced by
   MEMORY_STEP_BYTES every MEMORY_STEP_SECONDS until the OOM killer ends the container at its memory limit.
-- ``kill -36 1`` (FAULT_CPU_SIGNUM): CPU fault on. ``cpu_threads()`` busy threads (one per whole CPU the container's
-  limit allows, at least one) spin in pure Python forever, so the cgroup's CFS quota is used up in every period and
-  the kernel throttles the whole container, its health server included, until the restart. Pure Python on purpose:
-  the spinning threads also compete for the GIL, as an application's own hot loop does, and a GIL held by a
-  throttled thread makes every other thread wait for the next quota period.
+- ``kill -36 1`` (FAULT_CPU_SIGNUM): CPU fault on. ``cpu_threads()`` busy threads (SPIN_THREADS_PER_CPU per CPU of
+  the container's limit, rounded up) spin in pure Python forever, so the cgroup's CFS quota is used up in every period
+  and the kernel throttles the whole container, its health server included, until the restart. Each signal starts
+  another round. Pure Python on purpose: the spinning threads also compete for the GIL, as an application's own hot
+  loops do, and a GIL held by a throttled thread makes every other thread wait for the next quota period.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ CGROUP = Path("/sys/fs/cgroup")
 # and kind nodes inherit it): the CFS quota and period in microseconds, quota -1 for no limit.
 CPU_MAX = "cpu.max"
 CPU_V1 = ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")
+# Busy threads per CPU of the limit. One already uses the whole quota, but the kernel shares the quota among the
+# runnable threads, so one spinner still leaves the health server about half of it: measured (consumer image in Docker
+# with --cpus, 2026-12-03) /health took at most 0.78 s at 50m with one spinner, so even a 1 s probe timeout never
+# failed; with 4 spinners 60 % of the answers took over 1 s, with 8 93 % (at 500m, 8 spinners: at most 1.03 s). A
+# starved service in production is one whose runnable threads outnumber its quota, so the fault starts 8.
+SPIN_THREADS_PER_CPU = 8
 # A busy thread checks its stop event once per this many loop turns (tests stop it; the services never do).
 SPIN_TURNS = 10_000
 
@@ -74,13 +80,11 @@ def cpu_quota(root: Path = CGROUP) -> float | None:
 
 
 def cpu_threads(root: Path = CGROUP, cpus: int | None = None) -> int:
-    """Busy threads that saturate the limit: one per whole CPU it allows (rounded up), at least one, at most the
-    machine's CPUs; the machine's CPUs without a limit."""
-    available = cpus if cpus is not None else (os.cpu_count() or 1)
+    """SPIN_THREADS_PER_CPU per CPU the limit allows (rounded up to whole CPUs, at least one); per CPU of the machine
+    without a limit."""
     quota = cpu_quota(root)
-    if quota is None:
-        return available
-    return max(1, min(available, math.ceil(quota)))
+    whole = (cpus if cpus is not None else (os.cpu_count() or 1)) if quota is None else max(1, math.ceil(quota))
+    return SPIN_THREADS_PER_CPU * whole
 
 
 def spin(stop: threading.Event | None = None) -> int:

@@ -19,6 +19,7 @@ from shared import faults
 from shared.faults import (
     FAULT_CPU_SIGNUM,
     FAULT_MEMORY_SIGNUM,
+    SPIN_THREADS_PER_CPU,
     cpu_quota,
     cpu_threads,
     install_fault_switches,
@@ -67,16 +68,16 @@ def test_cpu_quota_from_the_cgroup(tmp_path, files, expected):
 
 
 @pytest.mark.parametrize(
-    ("files", "cpus", "expected"),
+    ("files", "cpus", "whole"),
     [
-        ({"cpu.max": "5000 100000"}, 2, 1),  # a fraction of a CPU: one thread saturates it
-        ({"cpu.max": "150000 100000"}, 4, 2),  # 1.5 CPUs: two threads
-        ({"cpu.max": "800000 100000"}, 2, 2),  # a limit above the machine: the machine's CPUs
+        ({"cpu.max": "5000 100000"}, 2, 1),  # a fraction of a CPU counts as one
+        ({"cpu.max": "150000 100000"}, 4, 2),  # 1.5 CPUs: two
+        ({"cpu.max": "800000 100000"}, 2, 8),  # the limit, not the machine
         ({"cpu.max": "max 100000"}, 3, 3),  # no limit: the machine's CPUs
     ],
 )
-def test_enough_threads_to_saturate_the_limit(tmp_path, files, cpus, expected):
-    assert cpu_threads(cgroup(tmp_path, files), cpus=cpus) == expected
+def test_busy_threads_per_cpu_of_the_limit(tmp_path, files, cpus, whole):
+    assert cpu_threads(cgroup(tmp_path, files), cpus=cpus) == SPIN_THREADS_PER_CPU * whole
 
 
 def test_a_busy_thread_burns_cpu_until_stopped():

@@ -27,7 +27,7 @@ def consumer() -> dict:
 
 
 def fake_lab(deployment: dict) -> SimpleNamespace:
-    return SimpleNamespace(kube=SimpleNamespace(deployment=lambda app: deployment))
+    return SimpleNamespace(kube=SimpleNamespace(deployment=lambda app: deployment), progress_deadline=lambda app: 600.0)
 
 
 def apply(doc: dict, ops: list[dict]) -> dict:
@@ -55,14 +55,19 @@ def liveness() -> Probe:
     return Probe.from_pod_template(consumer()["spec"]["template"]["spec"], "consumer")
 
 
-def test_the_tight_copy_only_replaces_what_the_manifest_sets():
-    """So re-applying the manifests undoes it (a client-side apply keeps fields it did not apply itself)."""
+def test_the_tight_copy_replaces_what_the_manifest_sets_and_adds_a_startup_probe():
+    """Re-applying the manifests undoes the replaced values; the added startupProbe is removed by `restore` (a
+    client-side apply keeps fields it did not apply itself)."""
     doc = consumer()
-    patched = container(apply(doc, tight_patch(fake_lab(doc), "consumer")))
-    assert all(op["op"] == "replace" for op in tight_patch(fake_lab(doc), "consumer"))
+    ops = tight_patch(fake_lab(doc), "consumer")
+    patched = container(apply(doc, ops))
+    assert [op["op"] for op in ops] == ["replace"] * 3 + ["add"]
     assert {k: patched["livenessProbe"][k] for k in TIGHT_PROBE} == TIGHT_PROBE
     assert patched["resources"]["limits"]["cpu"] == TIGHT_CPU_LIMIT
     assert patched["livenessProbe"]["httpGet"] == container(doc)["livenessProbe"]["httpGet"]
+    startup = patched["startupProbe"]
+    assert startup["httpGet"] == patched["livenessProbe"]["httpGet"]
+    assert startup["failureThreshold"] * startup["periodSeconds"] >= 600  # as long as a rollout may take
 
 
 def test_the_tight_copy_refuses_a_manifest_it_could_not_restore():
