@@ -25,6 +25,7 @@ from lab.deploy import Lab
 from lab.kube import container_spec
 from lab.ledger import parse_events
 from lab.probes import Probe
+from lab.timeline import occurrences
 from lab.times import parse_time
 from shared.runtime import FAULT_CPU_SIGNUM
 
@@ -141,3 +142,17 @@ def restarted_problems(starvation: Starvation, status: dict, name: str) -> list[
     if restarts != starvation.restarts_before + 1:
         problems.append(f"{name}: restartCount {starvation.restarts_before} → {restarts}, expected +1")
     return problems
+
+
+def occurrences_of(events: list[dict], pod: str, reason: str, text: str, after: float) -> int:
+    """How many times the kubelet recorded ``reason`` events about ``pod`` containing ``text``: the ``count`` of each
+    (aggregated) event whose latest occurrence is at or after ``after`` (floored: whole-second times)."""
+    total = 0
+    for event in events:
+        obj = event.get("involvedObject") or event.get("regarding") or {}
+        message = event.get("message") or event.get("note") or ""
+        if obj.get("name") != pod or event.get("reason") != reason or text not in message:
+            continue
+        if max(occurrences(event), default=float("-inf")) >= float(int(after)):
+            total += int(event.get("count") or (event.get("series") or {}).get("count") or 1)
+    return total

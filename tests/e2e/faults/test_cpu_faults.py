@@ -20,7 +20,7 @@ from lab.detection import fault_events
 from lab.kube import holds, wait_for
 from lab.liveness import liveness_events
 from lab.report.record import make_record
-from lab.starvation import FAULT_EVENT, fault_line, restarted_problems, restore, starve, tighten
+from lab.starvation import FAULT_EVENT, fault_line, occurrences_of, restarted_problems, restore, starve, tighten
 from lab.timeline import Recovery, event_time, ready_since, started_at
 from lab.verdict import DETECTION_TOLERANCE_SECONDS
 
@@ -51,7 +51,9 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
     logs.scan()
     own_line = fault_line(logs.generation_text(own.pod, own.restarts_before))
     own_at = own.wall if own_line is None else own_line["_t"]
-    own_unhealthy, own_killing = fault_events(lab.kube.events(own.pod), own.pod, own_at)
+    own_events = lab.kube.events(own.pod)
+    own_unhealthy, own_killing = fault_events(own_events, own.pod, own_at)
+    own_failed = occurrences_of(own_events, own.pod, "Unhealthy", "Liveness probe failed", own_at)
     own_work = consumed_by(logs, extra, own.pod, own_at)
     own_checks = [] if kept else [f"lab's manifests: the starved consumer restarted within {window:g} s"]
     own_checks += [f"lab's manifests: liveness acted on the starved consumer: {m}" for m in own_killing]
@@ -77,6 +79,8 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
         line = fault_line(logs.generation_text(copy.pod, copy.restarts_before))
         injected = copy.wall if line is None else line["_t"]
         unhealthy, killing = liveness_events(lab, copy.pod, injected)
+        copy_events = lab.kube.events(copy.pod)
+        failed = occurrences_of(copy_events, copy.pod, "Unhealthy", "Liveness probe failed", injected)
         status = lab.kube.container_status(copy.pod, APP)
         copy_pod = lab.kube.json("get", "pod", copy.pod)  # not awaited Ready: the restore replaces it anyway
     finally:
@@ -92,7 +96,7 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
     if line is None:
         checks.append(f"{name}: no {FAULT_EVENT} line in the starved container's log")
     restarted = started_at(copy_pod, APP)
-    killed = event_time(lab.kube.events(copy.pod), "Killing", injected, copy.pod, contains="liveness")
+    killed = event_time(copy_events, "Killing", injected, copy.pod, contains="liveness")
     # Starvation fails probes often, not always (a throttled answer may still beat the timeout), so the decision is
     # not bounded by the probe formula; it can only not come before `failureThreshold` failures one period apart.
     detection = None if killed is None else killed - injected
@@ -112,7 +116,8 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
     notes = (
         f"copy: liveness timeout {probe.timeout:g} s / period {probe.period:g} s / threshold "
         f"{probe.failure_threshold}, CPU limit {copy.cpu_limit}, {threads} busy thread(s); passed {baseline:g} s "
-        f"unstarved; after the fault {len(unhealthy)} Unhealthy, {len(killing)} Killing, decided "
+        f"unstarved; after the fault {failed} failed liveness probe(s) {unhealthy[:1]}, {len(killing)} Killing, "
+        f"decided "
         f"{'?' if detection is None else f'{detection:.1f}'} s after it (probe bound "
         f"{probe.detection_bound(from_start=False):g} s, earliest {probe.earliest_decision():g} s); restartCount "
         f"{copy.restarts_before} → {status.get('restartCount')}, the killed container ended exit "
@@ -127,7 +132,8 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
         f"{own.probe.failure_threshold}, CPU limit {own.cpu_limit}, "
         f"{'?' if own_line is None else own_line.get('threads')} busy thread(s); restartCount unchanged for "
         f"{held:.0f} s (window {window:g} s: probe bound + heartbeat {heartbeat:g} s): {kept}; "
-        f"{len(own_unhealthy)} Unhealthy, {len(own_killing)} Killing; {own_work} test messages handled while starved"
+        f"{own_failed} failed liveness probe(s) {own_unhealthy[:1]}, {len(own_killing)} Killing; {own_work} test "
+        "messages handled while starved"
     )
     own_expected = "lab's manifests: no liveness restart over the window, still consuming; nothing lost"
     own_recovery = Recovery(own_name, injected=own_at)

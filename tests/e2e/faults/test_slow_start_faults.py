@@ -22,6 +22,7 @@ from lab.kube import holds, wait_for
 from lab.probes import Probe, crashloop_deadline
 from lab.report.record import make_record
 from lab.slowstart import restore, slow_start, start_delay, startup_probe
+from lab.starvation import occurrences_of
 from lab.timeline import Recovery, event_time, probe_results, ready_since, started_at
 
 APP = "consumer"
@@ -74,8 +75,10 @@ def test_slow_start_without_startup_probe_restart_loops(deployed_lab, aws, logs,
     notes = (
         f"start delayed {delay} s (liveness bound from start {liveness.detection_bound(from_start=True):g} s); "
         f"restartCount {status.get('restartCount')} (wanted ≥ {LOOPS}); last state exit {terminated.get('exitCode')} "
-        f"{terminated.get('reason')}; state now {waiting or 'running'}; {len(unhealthy)} Unhealthy, {len(killing)} "
-        f"Killing event(s) (aggregated); probes answered by the killed generations: {answered}; {result.summary()}"
+        f"{terminated.get('reason')}; state now {waiting or 'running'}; "
+        f"{occurrences_of(events, pod, 'Unhealthy', 'Liveness probe failed', started)} failed liveness probes "
+        f"{unhealthy[:1]}, {occurrences_of(events, pod, 'Killing', 'liveness', started)} liveness kills; probes "
+        f"answered by the killed generations: {answered}; {result.summary()}"
     )
     expected = "restart loop: every generation killed by liveness before it answers, restartCount grows; nothing lost"
     record_fault(make_record(name, expected, recovery, ledger, result, logs, APP, notes, checks=checks))
@@ -105,7 +108,6 @@ def test_slow_start_with_startup_probe_starts_once(deployed_lab, aws, logs, sett
     ready = ready_since(copy)
     took = None if ready is None else ready - started
     unhealthy, killing = fault_events(events, pod, started)
-    startup_failed = [e for e in events if e.get("reason") == "Unhealthy" and "Startup probe" in e.get("message", "")]
     checks = [] if kept else [f"{name}: the copy restarted within {window:g} s of becoming Ready"]
     checks += [f"{name}: liveness acted: {m}" for m in killing]
     if took is None or took < delay:
@@ -114,8 +116,9 @@ def test_slow_start_with_startup_probe_starts_once(deployed_lab, aws, logs, sett
     notes = (
         f"start delayed {delay} s; startupProbe every {startup['periodSeconds']} s × {startup['failureThreshold']} "
         f"(allows {allowed:g} s); Ready {took} s after start; restartCount 0 for {window:g} s after: {kept}; "
-        f"{sum(int(e.get('count', 1)) for e in startup_failed)} failed startup probes, {len(unhealthy)} liveness "
-        f"Unhealthy; {result.summary()}"
+        f"{occurrences_of(events, pod, 'Unhealthy', 'Startup probe failed', started)} failed startup probes, "
+        f"{occurrences_of(events, pod, 'Unhealthy', 'Liveness probe failed', started)} failed liveness probes; "
+        f"{result.summary()}"
     )
     expected = "no restart: the startupProbe holds liveness back until the late start answers; nothing lost"
     record_fault(make_record(name, expected, recovery, ledger, result, logs, APP, notes, checks=checks))

@@ -17,7 +17,15 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from lab.deploy import MANIFESTS
 from lab.probes import Probe
 from lab.slowstart import WRAPPER, slow_start_patch, start_delay, startup_probe
-from lab.starvation import TIGHT_CPU_LIMIT, TIGHT_PROBE, Starvation, fault_line, restarted_problems, tight_patch
+from lab.starvation import (
+    TIGHT_CPU_LIMIT,
+    TIGHT_PROBE,
+    Starvation,
+    fault_line,
+    occurrences_of,
+    restarted_problems,
+    tight_patch,
+)
 from lab.verdict import DETECTION_TOLERANCE_SECONDS
 
 
@@ -158,3 +166,27 @@ def test_the_wrapper_execs_the_app_after_the_delay(tmp_path):
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert int(out) == proc.pid  # exec'd: the app is the wrapper's process (PID 1 in the container)
+
+
+def test_event_occurrences_count_aggregated_events_after_the_fault_only():
+    def event(reason, message, last, count, pod="p"):
+        return {
+            "involvedObject": {"name": pod},
+            "reason": reason,
+            "message": message,
+            "count": count,
+            "firstTimestamp": "2026-12-03T10:00:00Z",
+            "lastTimestamp": last,
+        }
+
+    events = [
+        event("Unhealthy", "Liveness probe failed: timeout", "2026-12-03T10:00:09Z", 4),
+        event("Unhealthy", "Startup probe failed: refused", "2026-12-03T10:00:09Z", 7),
+        event("Killing", "Container consumer failed liveness probe, will be restarted", "2026-12-03T10:00:09Z", 2),
+        event("Unhealthy", "Liveness probe failed: old", "2026-12-03T09:00:00Z", 9),  # before the fault
+        event("Unhealthy", "Liveness probe failed: other pod", "2026-12-03T10:00:09Z", 5, pod="q"),
+    ]
+    after = 1796292005.5  # 10:00:05.5
+    assert occurrences_of(events, "p", "Unhealthy", "Liveness probe failed", after) == 4
+    assert occurrences_of(events, "p", "Unhealthy", "Startup probe failed", after) == 7
+    assert occurrences_of(events, "p", "Killing", "liveness", after) == 2
