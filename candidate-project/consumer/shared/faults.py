@@ -49,7 +49,7 @@ CGROUP = Path("/sys/fs/cgroup")
 CPU_MAX = "cpu.max"
 CPU_V1 = ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")
 # Busy threads per CPU of the limit. One already uses the whole quota, but the kernel shares the quota among the
-# runnable threads, so one spinner still leaves the health server about half of it: measured (consumer image in Docker
+# runnable threads, so one spinner still leaves the health server about half of it: measured (the consumer in Docker
 # with --cpus, 2026-12-03) /health took at most 0.78 s at 50m with one spinner, so even a 1 s probe timeout never
 # failed; with 4 spinners 60 % of the answers took over 1 s, with 8 93 % (at 500m, 8 spinners: at most 1.03 s). A
 # starved service in production is one whose runnable threads outnumber its quota, so the fault starts 8.
