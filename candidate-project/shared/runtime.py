@@ -1,16 +1,11 @@
-"""Process lifecycle shared by both services: signals, fault switches, the worker thread.
+"""Process lifecycle shared by both services: signals, the worker thread, the memory fault's allocator.
 
 Why signals: the lab breaks a running pod with ``kubectl exec POD -- sh -c 'kill -USR1 1'``.
 The app is PID 1 (exec-form CMD), the switches live in memory, and so a container restart -
 exactly what the liveness probe triggers - heals them. A file-based switch in an emptyDir
 would survive the restart and crash-loop the pod forever.
 
-- SIGUSR1: health fault on (``/health`` answers 503 at once).
-- SIGUSR2: the heartbeat freezes at once and the worker hangs at its next checkpoint;
-  ``/health`` answers 503 once the last beat is older than ``HEARTBEAT_MAX_AGE_SECONDS``.
-- FAULT_MEMORY_SIGNUM (a real-time signal, ``kill -35 1``): memory fault on. A thread allocates and touches
-  MEMORY_STEP_BYTES every MEMORY_STEP_SECONDS, forever, so the container's RSS grows until the kernel's OOM killer
-  ends it at the container's memory limit (``OOMKilled``, exit 137); the restart frees it all.
+- SIGUSR1, SIGUSR2, ``kill -35 1`` (memory), ``kill -36 1`` (CPU): the fault switches, in ``faults.py``.
 - SIGTERM/SIGINT: stop taking new work, finish the in-flight batch, exit 0.
 """
 
@@ -25,21 +20,15 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Protocol
 
+# Re-exported (``X as X``): the lab and the tests import the switches' numbers and the schedule from here.
+from .faults import FAULT_CPU_SIGNUM as FAULT_CPU_SIGNUM
+from .faults import FAULT_MEMORY_SIGNUM as FAULT_MEMORY_SIGNUM
+from .faults import FAULT_SIGNALS, install_fault_switches
+from .faults import MEMORY_LOG_EVERY_BYTES as MEMORY_LOG_EVERY_BYTES
+from .faults import MEMORY_STEP_BYTES as MEMORY_STEP_BYTES
+from .faults import MEMORY_STEP_SECONDS as MEMORY_STEP_SECONDS
+from .faults import signal_name as signal_name
 from .jsonlog import log_event
-
-# The memory fault's switch. A real-time signal because USR1/USR2 are taken and nothing else sends one to the app;
-# a literal number, not ``SIGRTMIN + 1`` computed at run time, because the sender (``kill -35 1`` typed by the lab
-# or a person) must name the same number the handler was installed for, and libcs place SIGRTMIN differently
-# (glibc 34, musl 35): 35 is a real-time signal under both (SIGRTMIN+1 on the Debian-based images).
-FAULT_MEMORY_SIGNUM = 35
-# The allocation schedule: one step of this many bytes, touched, every MEMORY_STEP_SECONDS (40 MiB/s). Paced, not
-# as fast as possible, so the time from the signal to the OOM kill is a figure the lab can bound from the limit
-# (limit / rate) and measure against the API's whole-second times, like a leak that grows instead of one that
-# explodes. A step is one memset of fresh pages: RSS grows by the step, not only the address space.
-MEMORY_STEP_BYTES = 4 * 2**20
-MEMORY_STEP_SECONDS = 0.1
-# Progress lines while allocating: one per this many bytes (the last one before the kill shows how far it got).
-MEMORY_LOG_EVERY_BYTES = 32 * 2**20
 
 
 class Worker(Protocol):
@@ -112,7 +101,7 @@ def exhaust_memory(
     return held
 
 
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, FAULT_MEMORY_SIGNUM)
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, *FAULT_SIGNALS)
 
 
 @contextmanager
@@ -132,11 +121,10 @@ def signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def signal_name(signum: int) -> str:
-    """``SIGUSR1``, or ``SIGRTMIN+1`` for a real-time signal (which have no names of their own)."""
-    if signal.SIGRTMIN <= signum <= signal.SIGRTMAX:
-        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
-    return signal.Signals(signum).name
+def spawn_unsignalled(target: Callable[[], object], name: str) -> None:
+    """Start a daemon thread for a fault's body; like every other thread it leaves our signals to the main thread."""
+    with signals_blocked():
+        threading.Thread(target=target, name=name, daemon=True).start()
 
 
 def install_signal_handlers(
@@ -148,30 +136,9 @@ def install_signal_handlers(
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         controls.request_stop(signal.Signals(signum).name)
 
-    def on_usr1(_signum: int, _frame: FrameType | None) -> None:
-        trip_health("SIGUSR1")
-        log_event("fault_health_on", level=logging.WARNING, signal="SIGUSR1")
-
-    def on_usr2(_signum: int, _frame: FrameType | None) -> None:
-        controls.hang.set()
-        log_event("fault_hang_on", level=logging.WARNING, signal="SIGUSR2")
-
-    def on_memory(signum: int, _frame: FrameType | None) -> None:
-        log_event(
-            "fault_memory_on",
-            level=logging.WARNING,
-            signal=signal_name(signum),
-            step_bytes=MEMORY_STEP_BYTES,
-            step_seconds=MEMORY_STEP_SECONDS,
-        )
-        with signals_blocked():  # like every other thread: our signals stay with the main thread
-            threading.Thread(target=exhaust, name="memory-fault", daemon=True).start()
-
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGUSR1, on_usr1)
-    signal.signal(signal.SIGUSR2, on_usr2)
-    signal.signal(FAULT_MEMORY_SIGNUM, on_memory)
+    install_fault_switches(controls.hang, trip_health, exhaust, spawn_unsignalled)
 
 
 def run_worker(worker: Worker, controls: Controls) -> int:
