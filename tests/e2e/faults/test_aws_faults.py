@@ -101,7 +101,8 @@ def test_delete_batch_500_retried_until_it_passes(
         extra = burst(aws, 10, "delete500", logs)
 
         def stuck():
-            return next((b for b in consumer_batches(texts(), injected) if b.retries and b.closed_at is None), None)
+            batches = consumer_batches(texts(), injected)
+            return next((b for b in batches if b.source == before[0] and b.retries and not b.closed_at), None)
 
         batch = wait_for(stuck, settings.receive_wait + RESTART_SLACK_SECONDS, what="a batch delete failing")
         # Hold the 500s past the batch's VisibilityTimeout: the undeleted batch turns visible again in the queue.
@@ -156,7 +157,8 @@ def test_delete_batch_partial_redelivered_after_visibility(
     assert fired.injected > 0, f"no delete entry failed: {fired.counters}"
 
     def failures():  # every delete_failed since the injection is this fault's (a delete answered after the lift too)
-        batches = [b for b in consumer_batches(texts(), injected) if b.consumed_at <= lifted and b.closed_at]
+        found = consumer_batches(texts(), injected)
+        batches = [b for b in found if b.source == before[0] and b.consumed_at <= lifted and b.closed_at]
         failed = [msg_id for b in batches for msg_id in b.failed]
         return (batches, failed) if len(failed) >= fired.injected else None
 
