@@ -67,6 +67,19 @@ def test_publish_throttled_retried_same_seq(deployed_lab, logs, faultproxy_route
         return found if len(found) >= fired.injected else None
 
     retries = wait_for(logged, RESTART_SLACK_SECONDS, what=f"{fired.injected} publish_retry events")
+    # A message still in its backoff when the fault was lifted is sent within one wait (retry cap) and one call.
+    producer = live_config(lab, "producer")
+    retried = {r["id"] for r in retries}
+    wait_for(
+        lambda: retried <= set(logs.ledger().published),
+        producer.retry.cap + producer.call_bound + RESTART_SLACK_SECONDS,
+        what="every throttled message published",
+    )
+    wait_for(
+        lambda: first_consumed_after(logs.ledger(), lifted, published_after=True),
+        settings.redelivery(),
+        what="a message published after the fault consumed",
+    )
     result, ledger = settled(logs, [], settings)
     beats = [e["_t"] for e in app_events(texts(), "producer", injected, "published", "publish_retry")]
     checks = [] if kept else [f"producer left its steady state within the {window:g} s window"]
