@@ -1,5 +1,6 @@
 """The network faults' sizes, bounds, removal proofs and measurements (lab/netfaults.py), without a cluster."""
 
+import contextlib
 import json
 
 import pytest
@@ -142,3 +143,20 @@ def test_logged_keeps_the_kinds_asked_for_inside_the_window():
     assert [(e["event"], e["_t"]) for e in logged([text], ("publish_retry", "consume_retry"), 1.5, 3.0)] == [
         ("publish_retry", 2.0)
     ]
+
+
+def test_an_outage_with_a_toxic_uses_the_clients_removal_proof_and_down_disables_the_proxy():
+    used = []
+
+    class Client(FakeToxiproxy):
+        @contextlib.contextmanager
+        def toxic(self, proxy, toxic):
+            used.append((proxy, toxic.type))
+            yield toxic
+
+    client = Client()
+    for outage in OUTAGES:
+        with outage.injected(client, "localstack"):
+            pass
+    assert used == [("localstack", "timeout"), ("localstack", "reset_peer")]
+    assert client.calls == [("localstack", False), ("localstack", True)]
