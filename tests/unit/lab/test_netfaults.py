@@ -9,6 +9,7 @@ import yaml
 from consumer.config import ConsumerConfig
 from lab.ledger import Ledger
 from lab.netfaults import (
+    BANDWIDTH_KB_PER_S,
     DEGRADATIONS,
     JITTER_MS,
     LATENCY_MS,
@@ -26,6 +27,7 @@ from lab.netfaults import (
     unready_bound,
     visible_after,
 )
+from lab.offline import REPO
 from lab.probes import Probe
 from lab.proxyroute import OVERLAY, service_port
 from lab.toxiproxy import Proxy, Toxic, ToxiproxyError
@@ -160,3 +162,22 @@ def test_an_outage_with_a_toxic_uses_the_clients_removal_proof_and_down_disables
             pass
     assert used == [("localstack", "timeout"), ("localstack", "reset_peer")]
     assert client.calls == [("localstack", False), ("localstack", True)]
+
+
+def test_the_doc_states_these_sizes_and_the_bounds_of_the_lab_manifests():
+    page = (REPO / "docs" / "faults-network-aws.md").read_text().split("## Measured on kind: network faults")[1]
+    bounds = set()
+    for app in ("producer", "consumer"):
+        doc = yaml.safe_load((REPO / "candidate-project" / "kubernetes" / f"{app}.yaml").read_text())
+        probe = Probe.from_pod_template(doc["spec"]["template"]["spec"], app, "readinessProbe")
+        bounds.add((unready_bound(probe), ready_bound(probe)))
+    ((unready, ready),) = bounds  # both services share the readiness settings the doc quotes
+    slicer = next(d.toxic.attributes for d in DEGRADATIONS if d.toxic.type == "slicer")
+    for text in (
+        f"latency {LATENCY_MS} ms ± {JITTER_MS} ms jitter",
+        f"bandwidth {BANDWIDTH_KB_PER_S} KB/s",
+        f"slicer {slicer['average_size']} ± {slicer['size_variation']}-byte pieces {slicer['delay'] // 1000} ms apart",
+        f"= {unready:g} s",
+        f"= {ready:g} s",
+    ):
+        assert text in page, f"docs/faults-network-aws.md no longer states {text!r}"
