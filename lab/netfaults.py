@@ -216,6 +216,13 @@ def logged(texts: Iterable[str], kinds: Iterable[str], start: float, end: float)
     ]
 
 
+def copies_since(ledger: Ledger, since: float) -> int:
+    """Deliveries at or after ``since`` of messages already consumed before (duplicates this window added)."""
+    return sum(
+        1 for events in ledger.deliveries.values() for e in events[1:] if e.get("_t") is not None and e["_t"] >= since
+    )
+
+
 def median(values: Iterable[float]) -> float | None:
     ordered = sorted(values)
     return round(statistics.median(ordered), 3) if ordered else None

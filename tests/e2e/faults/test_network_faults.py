@@ -33,6 +33,7 @@ from lab.netfaults import (
     ReadinessTrip,
     configured_proxy,
     consume_delays,
+    copies_since,
     hold_for,
     leftovers,
     logged,
@@ -166,6 +167,7 @@ def test_network_outage_unready_not_restarted_nothing_lost(
         trips=[asdict(trip) for trip in trips],
         health_probes=len(health),
         retries=errors,
+        duplicates_since_injection=copies_since(ledger, injected),
         ledger=result.summary(),
     )
     recovery = Recovery(
@@ -177,7 +179,8 @@ def test_network_outage_unready_not_restarted_nothing_lost(
     )
     notes = (
         f"held {removed - injected:.1f} s; {'; '.join(map(str, trips))}; {len(health)} /health probes, all 200; "
-        f"restarts unchanged; retries {errors}; {result.summary()}"
+        f"restarts unchanged; retries {errors}; {copies_since(ledger, injected)} duplicate(s) delivered since the "
+        f"injection; {result.summary()}"
     )
     expected = "/ready 503 → NotReady within the bound, no restart (heartbeat beats), Ready again, nothing lost"
     record_fault(make_record(name, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks))

@@ -17,6 +17,7 @@ from lab.netfaults import (
     ReadinessTrip,
     configured_proxy,
     consume_delays,
+    copies_since,
     hold_for,
     leftovers,
     logged,
@@ -181,3 +182,16 @@ def test_the_doc_states_these_sizes_and_the_bounds_of_the_lab_manifests():
         f"= {ready:g} s",
     ):
         assert text in page, f"docs/faults-network-aws.md no longer states {text!r}"
+
+
+def test_copies_since_counts_only_repeat_deliveries_inside_the_window():
+    ledger = Ledger().add_events(
+        [
+            {"event": "consumed", "id": "a", "_t": 1.0},
+            {"event": "consumed", "id": "a", "_t": 5.0},
+            {"event": "consumed", "id": "b", "_t": 2.0},
+            {"event": "consumed", "id": "b", "_t": 3.0},
+            {"event": "consumed", "id": "c", "_t": 6.0},
+        ]
+    )
+    assert copies_since(ledger, 4.0) == 1 and copies_since(ledger, 0.0) == 2
