@@ -56,9 +56,10 @@ def logs(deployed_lab, artifacts) -> Iterator[LogFollower]:
 
 
 @pytest.fixture(scope="module")
-def toxiproxy_route(cluster, deployed_lab) -> Iterator[tuple[Route, Toxiproxy]]:
+def toxiproxy_route(cluster, deployed_lab, logs) -> Iterator[tuple[Route, Toxiproxy]]:
     """Both services of the module's namespace talking to LocalStack through Toxiproxy (tests/e2e/manifests), its API
-    port forwarded to 127.0.0.1; at the end every proxy is reset and the services are routed back."""
+    port forwarded to 127.0.0.1; at the end every proxy is reset and the services are routed back. ``logs`` first: the
+    reroute replaces the pods, and the follower must know the old ones, or their messages would be "unknown"."""
     cluster.load_overlay_images()
     with (
         routed(deployed_lab, "toxiproxy") as route,
@@ -72,9 +73,10 @@ def toxiproxy_route(cluster, deployed_lab) -> Iterator[tuple[Route, Toxiproxy]]:
 
 
 @pytest.fixture(scope="module")
-def faultproxy_route(cluster, deployed_lab) -> Iterator[tuple[Route, FaultProxy]]:
+def faultproxy_route(cluster, deployed_lab, logs) -> Iterator[tuple[Route, FaultProxy]]:
     """Both services of the module's namespace talking to LocalStack through faultproxy (tests/e2e/manifests), its
-    control port forwarded to 127.0.0.1; at the end every fault is removed and the services are routed back."""
+    control port forwarded to 127.0.0.1; at the end every fault is removed and the services are routed back (``logs``
+    first, as for ``toxiproxy_route``)."""
     cluster.load_overlay_images()
     with (
         routed(deployed_lab, "faultproxy") as route,
