@@ -4,8 +4,9 @@ Why: every fault test used to write out the same procedure by hand (publish a bu
 busy, inject, wait for the reaction, settle the ledger, build a Recovery, a record with eight positional arguments),
 and each copy could drift from the others. Now a fault is a `Fault` (a few declared fields) plus an `Injector` for
 its kind, and `lab.runner.run_fault` is the one procedure. Adding a fault of a known kind is one `Fault(...)`; a new
-kind adds an injector: ``inject`` (put it in place, return at once), ``await_reaction`` (wait for Kubernetes and
-report what it did per app, as `Reaction`) and ``undo`` (always called, even after a failed ``inject``).
+kind adds an injector: ``prepare`` (read what must be known before the fault, e.g. the pods to hit; called before
+the burst), ``inject`` (put it in place, return at once), ``await_reaction`` (wait for Kubernetes and report what it
+did per app, as `Reaction`) and ``undo`` (always called, even after a failed ``inject``).
 """
 
 from __future__ import annotations
@@ -73,8 +74,14 @@ class Reaction:
 class Injector(Protocol):
     """How one kind of fault is put in place, awaited and undone (see the module docstring)."""
 
-    def inject(self, env: Env, fault: Fault) -> Any:
-        """Put the fault in place and return at once with whatever ``await_reaction`` needs."""
+    def prepare(self, env: Env, fault: Fault) -> Any:
+        """Read what ``inject`` needs (pod names, restart counts) before the burst: on kind the consumer handles 200
+        messages in ~0.8 s, so a kubectl call between the busy wait and the action lets it finish the batch first
+        (measured 2026-12-03, three pod faults hit an idle consumer when the lookups ran after the wait)."""
+        ...
+
+    def inject(self, env: Env, fault: Fault, prepared: Any) -> Any:
+        """Put the fault in place, nothing else first, and return at once with what ``await_reaction`` needs."""
         ...
 
     def await_reaction(self, env: Env, fault: Fault, state: Any) -> dict[str, Reaction]:

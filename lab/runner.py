@@ -28,11 +28,12 @@ def run_fault(fault: Fault, env: Env) -> list[FaultRecord]:
     Waits and failures of the injector's own assertions propagate (the test fails; the catalogue still writes a
     report row for it); everything checked after the reaction is a problem in the returned records.
     """
-    extra = burst(env.aws, fault.burst, fault.id, env.logs)
-    if fault.mid_batch:
-        busy(env, extra)
     try:
-        state = fault.injector.inject(env, fault)
+        prepared = fault.injector.prepare(env, fault)
+        extra = burst(env.aws, fault.burst, fault.id, env.logs)
+        if fault.mid_batch:
+            busy(env, extra)
+        state = fault.injector.inject(env, fault, prepared)
         reactions = fault.injector.await_reaction(env, fault, state)
     finally:
         fault.injector.undo(env, fault)

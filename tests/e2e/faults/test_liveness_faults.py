@@ -31,7 +31,10 @@ class BreakLiveness:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def inject(self, env: Env, fault: Fault):
+    def prepare(self, env: Env, fault: Fault) -> None:
+        """Nothing to read first: `break_liveness` reads the pod and its restart count itself."""
+
+    def inject(self, env: Env, fault: Fault, prepared):
         return [break_liveness(env.lab, app, self.kind) for app in fault.apps]
 
     def await_reaction(self, env: Env, fault: Fault, injections) -> dict[str, Reaction]:

@@ -67,8 +67,10 @@ def replaced(env: Env, name: str, app: str, old: str, new: dict, injected: float
 class DeletePods:
     """``kubectl delete pod`` of the fault's apps in one call; each replacement Ready, each old pod a clean stop."""
 
-    def inject(self, env: Env, fault: Fault):
-        old = {app: env.lab.pod(app) for app in fault.apps}
+    def prepare(self, env: Env, fault: Fault):
+        return {app: env.lab.pod(app) for app in fault.apps}
+
+    def inject(self, env: Env, fault: Fault, old):
         injected = time.time()
         env.lab.kube("delete", "pod", *old.values(), "--wait=false")
         return old, injected
@@ -91,10 +93,13 @@ class DeletePods:
 class KillContainer:
     """``kill 1`` (SIGTERM to the app) via exec; restarted in place with exit 0 ``Completed``, Ready again."""
 
-    def inject(self, env: Env, fault: Fault):
+    def prepare(self, env: Env, fault: Fault):
         (app,) = fault.apps
         pod = env.lab.pod(app)
-        before = env.lab.kube.restart_count(pod, app)
+        return pod, env.lab.kube.restart_count(pod, app)
+
+    def inject(self, env: Env, fault: Fault, prepared):
+        (app,), (pod, before) = fault.apps, prepared
         injected = time.time()
         env.lab.kube.exec(pod, app, "sh", "-c", "kill 1")
         return pod, before, injected
@@ -131,8 +136,10 @@ class KillContainer:
 class RolloutRestart:
     """``kubectl rollout restart`` of every app of the fault; new pods Ready, each old pod a clean stop."""
 
-    def inject(self, env: Env, fault: Fault):
-        old = {app: env.lab.pod(app) for app in fault.apps}
+    def prepare(self, env: Env, fault: Fault):
+        return {app: env.lab.pod(app) for app in fault.apps}
+
+    def inject(self, env: Env, fault: Fault, old):
         injected = time.time()
         env.lab.kube("rollout", "restart", *(f"deployment/{app}" for app in fault.apps))
         return old, injected

@@ -67,9 +67,15 @@ class FakeInjector:
     def __init__(self, reactions=None, fail: str = "", replacement: str | None = None, bound: float | None = None):
         self.calls: list[str] = []
         self.reactions, self.fail, self.replacement, self.bound = reactions, fail, replacement, bound
-        self.consumed_at_inject = -1
+        self.consumed_at_inject = self.published_at_prepare = -1
 
-    def inject(self, env, fault):
+    def prepare(self, env, fault):
+        self.calls.append("prepare")
+        self.published_at_prepare = len(env.logs.test_published)
+        if self.fail == "prepare":
+            raise AssertionError("no pod of the app")
+
+    def inject(self, env, fault, prepared):
         self.calls.append("inject")
         self.consumed_at_inject = len(env.logs.consumed)
         if self.fail == "inject":
@@ -110,7 +116,8 @@ def fault(injector, apps=("consumer",), **kw) -> Fault:
 def test_runs_inject_reaction_undo_and_records_each_app():
     injector, e = FakeInjector(), env()
     records = run_fault(fault(injector, ("producer", "consumer")), e)
-    assert injector.calls == ["inject", "await_reaction", "undo"]
+    assert injector.calls == ["prepare", "inject", "await_reaction", "undo"]
+    assert injector.published_at_prepare == 0  # read before the burst: nothing slow between busy and the action
     assert [r.fault for r in records] == ["fake fault (producer)", "fake fault (consumer)"]
     assert all(r.expected == "the fake reaction" and r.problems == [] for r in records)
     assert sum(len(b) for b in e.aws.batches) == 4
@@ -119,7 +126,7 @@ def test_runs_inject_reaction_undo_and_records_each_app():
 
 
 def test_undo_runs_when_the_reaction_or_the_injection_fails():
-    for step in ("inject", "await_reaction"):
+    for step in ("prepare", "inject", "await_reaction"):
         injector = FakeInjector(fail=step)
         with pytest.raises(AssertionError):
             run_fault(fault(injector), env())
