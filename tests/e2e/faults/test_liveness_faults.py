@@ -7,31 +7,39 @@ probe never reaches the server), counted from the signal handler's own log line 
 patched container's start). `lab.verdict` then requires it inside [earliest, bound] ± DETECTION_TOLERANCE_SECONDS:
 bound = ``periodSeconds × failureThreshold + timeoutSeconds`` (+ ``initialDelaySeconds`` for a patched probe, which
 fails from the container's start; + HEARTBEAT_MAX_AGE_SECONDS for the hung worker, whose /health only turns 503 once
-the heartbeat is that old). The same verdict is the report's outcome.
+the heartbeat is that old). The same verdict is the report's outcome. The procedure around each fault (burst,
+ledger, records) is `lab.runner.run_fault`; `BreakLiveness` is the injector of this kind.
 """
 
 import contextlib
-import time
 
 import pytest
 
-from lab.catalogue import burst, first_consumed_after, ledger_of, settle
 from lab.deploy import SERVICES
+from lab.fault import Bound, Env, Fault, Reaction
 from lab.kube import KubectlError
 from lab.liveness import FAULTS, PATCHED, await_restart, break_liveness, examine, restore
-from lab.report.record import make_record
+from lab.runner import run_fault
 from lab.timeline import ready_since, started_at
 
 BURST = 20
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_liveness_fault_recovers_without_losing_messages(deployed_lab, aws, logs, settings, record_fault, fault, run):
-    lab = deployed_lab
-    extra = burst(aws, BURST, f"liveness-{fault}", logs)
-    injections = [break_liveness(lab, app, fault) for app in SERVICES]
-    judgements = {}
-    try:
+class BreakLiveness:
+    """`lab.liveness.break_liveness` of one kind on every app of the fault at once; the kubelet must restart each."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def prepare(self, env: Env, fault: Fault) -> None:
+        """Nothing to read first: `break_liveness` reads the pod and its restart count itself."""
+
+    def inject(self, env: Env, fault: Fault, prepared):
+        return [break_liveness(env.lab, app, self.kind) for app in fault.apps]
+
+    def await_reaction(self, env: Env, fault: Fault, injections) -> dict[str, Reaction]:
+        lab, logs = env.lab, env.logs
+        judgements = {}
         for injection in injections:  # judged at once: a patched pod is killed again ~15 s after its restart
             await_restart(lab, injection)
             with contextlib.suppress(KubectlError):  # the background scan attaches a second later anyway
@@ -47,20 +55,33 @@ def test_liveness_fault_recovers_without_losing_messages(deployed_lab, aws, logs
             pod = lab.kube.json("get", "pod", injection.pod)
             judgement.recovery.restarted = started_at(pod, injection.app)
             judgement.recovery.ready = ready_since(pod)
-    finally:
-        if fault in PATCHED:  # a patched probe keeps failing: put the manifests back
-            for app in SERVICES:
-                restore(lab, app)
-    result = settle(logs, extra, time.time(), settings.redelivery() + max(settings.grace.values()))
-    ledger = ledger_of(logs, extra)
-    records = []
-    for app, judgement in judgements.items():
-        recovery = judgement.recovery
-        recovery.first_consumed = first_consumed_after(ledger, recovery.restarted, published_after=app == "producer")
-        expected = "restart decided inside the probe bound, for this fault (clean drain), Ready again, nothing lost"
-        source = "the Killing event (whole seconds)" if fault == "probe-port" else "the failing probes' log stamps"
-        notes = f"{result.summary()}; detection from {source}"
-        records.append(
-            make_record(recovery.fault, expected, recovery, ledger, result, logs, app, notes, checks=judgement.problems)
-        )
-    record_fault(*records)
+        source = "the Killing event (whole seconds)" if self.kind == "probe-port" else "the failing probes' log stamps"
+        return {
+            app: Reaction(j.recovery, checks=list(j.problems), notes=[f"detection from {source}"])
+            for app, j in judgements.items()
+        }
+
+    def undo(self, env: Env, fault: Fault) -> None:
+        """A patched probe keeps failing: put the manifests back. The signal faults live in memory; the restart
+        healed them."""
+        if self.kind in PATCHED:
+            for app in fault.apps:
+                restore(env.lab, app)
+
+
+LIVENESS_FAULTS = [
+    Fault(
+        f"liveness {kind}",
+        SERVICES,
+        BreakLiveness(kind),
+        "restart decided inside the probe bound, for this fault (clean drain), Ready again, nothing lost",
+        bound=Bound.LIVENESS,
+        burst=BURST,
+    )
+    for kind in FAULTS
+]
+
+
+@pytest.mark.parametrize("fault", LIVENESS_FAULTS, ids=FAULTS)
+def test_liveness_fault_recovers_without_losing_messages(deployed_lab, aws, logs, settings, record_fault, fault, run):
+    record_fault(*run_fault(fault, Env(deployed_lab, aws, logs, settings)))
