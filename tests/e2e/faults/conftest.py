@@ -144,10 +144,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             record.test_failed = True
         if not mine:
             error = str(call.excinfo.value).splitlines()[0][:300] if call.excinfo else "failed"
-            name = item.name.split("[")[0].removeprefix("test_").replace("_", " ")
-            failed = FaultRecord(
-                name, "see the test's docstring", Recovery(name, injected=call.start), test_failed=True, notes=error
-            )
+            # A fault described as data (`lab.fault.Fault`, parametrized as ``fault``) names its own row.
+            described = getattr(getattr(item, "callspec", None), "params", {}).get("fault")
+            name = getattr(described, "name", None) or item.name.split("[")[0].removeprefix("test_").replace("_", " ")
+            expected = getattr(described, "expected", None) or "see the test's docstring"
+            failed = FaultRecord(name, expected, Recovery(name, injected=call.start), test_failed=True, notes=error)
             failed.test = item.nodeid
             records.append(failed)
     return report
