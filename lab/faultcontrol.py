@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from faultproxy.faults import KINDS
+from lab.jsonapi import JsonApi
 
 # The control API answers from memory; the timeout only guards against a hung or unreachable proxy.
 CONTROL_TIMEOUT_SECONDS = 5.0
@@ -41,23 +40,14 @@ class Fired:
         return int(self.counters.get("injected", 0))
 
 
-class FaultProxy:
+class FaultProxy(JsonApi):
     """``FaultProxy("http://127.0.0.1:PORT")``: set, list and clear faults."""
 
     def __init__(self, url: str, timeout: float = CONTROL_TIMEOUT_SECONDS) -> None:
-        self.url = url.rstrip("/")
-        self._timeout = timeout
-        self._session = requests.Session()
+        super().__init__(url, timeout)
 
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        response = self._session.request(method, f"{self.url}{path}", json=payload, timeout=self._timeout)
-        if response.status_code >= 400:
-            try:
-                message = str(response.json().get("error", response.text))
-            except ValueError:
-                message = response.text.strip()
-            raise FaultProxyError(f"faultproxy: {method} {path}: HTTP {response.status_code}: {message}")
-        return response.json()
+    def refused(self, method: str, path: str, status: int, message: str) -> Exception:
+        return FaultProxyError(f"faultproxy: {method} {path}: HTTP {status}: {message}")
 
     def set(self, operation: str, kind: str, rate: float = 1.0, seed: int | None = None) -> dict[str, Any]:
         if kind not in KINDS:

@@ -92,3 +92,10 @@ def forwarded(lab: Lab, service: str, port: int, timeout: int = 60) -> Iterator[
     manager = lab.kube.manager
     with PortForwarding(f"svc/{service}", (local, port), lab.namespace, manager.kubeconfig, manager.context, timeout):
         yield f"http://127.0.0.1:{local}"
+
+
+@contextmanager
+def proxied(lab: Lab, proxy: str, control_port: str) -> Iterator[tuple[Route, str]]:
+    """`routed` plus a loopback forward of the proxy's control port (its Service port named ``control_port``)."""
+    with routed(lab, proxy) as route, forwarded(lab, proxy, service_port(proxy, control_port)) as url:
+        yield route, url

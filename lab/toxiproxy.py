@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+from lab.jsonapi import JsonApi
 
 # The API answers from memory; 5 s only guards against a hung or unreachable server.
 API_TIMEOUT_SECONDS = 5.0
@@ -74,23 +74,14 @@ class Toxic:
         return cls(data["name"], data["type"], dict(data.get("attributes") or {}), data["stream"], data["toxicity"])
 
 
-class Toxiproxy:
+class Toxiproxy(JsonApi):
     """``Toxiproxy("http://127.0.0.1:8474")``: proxies, toxics, reset."""
 
     def __init__(self, url: str, timeout: float = API_TIMEOUT_SECONDS) -> None:
-        self.url = url.rstrip("/")
-        self._timeout = timeout
-        self._session = requests.Session()
+        super().__init__(url, timeout)
 
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        response = self._session.request(method, f"{self.url}{path}", json=payload, timeout=self._timeout)
-        if response.status_code >= 400:
-            try:
-                message = str(response.json().get("error", response.text))
-            except ValueError:
-                message = response.text.strip()
-            raise ToxiproxyError(response.status_code, message)
-        return response.json() if response.content else None
+    def refused(self, method: str, path: str, status: int, message: str) -> Exception:
+        return ToxiproxyError(status, message)
 
     def version(self) -> str:
         response = self._session.get(f"{self.url}/version", timeout=self._timeout)

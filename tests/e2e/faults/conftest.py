@@ -19,7 +19,7 @@ import pytest
 from lab.catalogue import Settings
 from lab.faultcontrol import FaultProxy
 from lab.logfollow import LogFollower
-from lab.proxyroute import Route, forwarded, routed, service_port
+from lab.proxyroute import Route, proxied
 from lab.report import FaultRecord, write_junit
 from lab.report.junit import JUNIT_NAME
 from lab.timeline import Recovery
@@ -61,10 +61,7 @@ def toxiproxy_route(cluster, deployed_lab, logs) -> Iterator[tuple[Route, Toxipr
     port forwarded to 127.0.0.1; at the end every proxy is reset and the services are routed back. ``logs`` first: the
     reroute replaces the pods, and the follower must know the old ones, or their messages would be "unknown"."""
     cluster.load_overlay_images()
-    with (
-        routed(deployed_lab, "toxiproxy") as route,
-        forwarded(deployed_lab, "toxiproxy", service_port("toxiproxy", "api")) as url,
-    ):
+    with proxied(deployed_lab, "toxiproxy", "api") as (route, url):
         client = Toxiproxy(url)
         try:
             yield route, client
@@ -78,10 +75,7 @@ def faultproxy_route(cluster, deployed_lab, logs) -> Iterator[tuple[Route, Fault
     control port forwarded to 127.0.0.1; at the end every fault is removed and the services are routed back (``logs``
     first, as for ``toxiproxy_route``)."""
     cluster.load_overlay_images()
-    with (
-        routed(deployed_lab, "faultproxy") as route,
-        forwarded(deployed_lab, "faultproxy", service_port("faultproxy", "control")) as url,
-    ):
+    with proxied(deployed_lab, "faultproxy", "control") as (route, url):
         client = FaultProxy(url)
         try:
             yield route, client
