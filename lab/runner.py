@@ -17,7 +17,7 @@ from lab.fault import Bound, Env, Fault, Reaction
 from lab.kube import wait_for
 from lab.ledger import Ledger
 from lab.report.model import FaultRecord
-from lab.report.record import fault_record
+from lab.report.record import make_record
 
 IDLE = "no burst message was in flight at the injection: the consumer was idle"
 
@@ -54,7 +54,7 @@ def run_fault(fault: Fault, env: Env) -> list[FaultRecord]:
             checks += [] if hit else [IDLE]
             notes.append(f"{len(hit)} burst messages in flight")
         records.append(
-            fault_record(
+            make_record(
                 fault=fault.record_name(app),
                 expected=fault.expected,
                 recovery=recovery,

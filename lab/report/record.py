@@ -24,6 +24,7 @@ def probes_of(logs: LogFollower, app: str) -> list[ProbeResult]:
 
 
 def make_record(
+    *,
     fault: str,
     expected: str,
     recovery: Recovery,
@@ -60,21 +61,3 @@ def make_record(
         notes=notes,
         checks=list(checks or []),
     )
-
-
-def fault_record(
-    *,
-    fault: str,
-    expected: str,
-    recovery: Recovery,
-    ledger: Ledger,
-    result: LedgerResult,
-    logs: LogFollower,
-    app: str,
-    notes: str = "",
-    since: float | None = None,
-    checks: list[str] | None = None,
-) -> FaultRecord:
-    """`make_record` with every argument named: eight positional arguments of similar types are easy to swap
-    (``ledger``/``result``, ``app``/``notes``) without any check noticing. Same record, same series."""
-    return make_record(fault, expected, recovery, ledger, result, logs, app, notes, since=since, checks=checks)

@@ -99,7 +99,19 @@ def test_publish_throttled_retried_same_seq(deployed_lab, logs, faultproxy_route
         f"messages retried; longest worker gap {longest_gap(beats, injected, lifted):.1f} s; {result.summary()}"
     )
     expected = "publish retried (Throttling), same seq, no gap; nothing lost; no restart, no NotReady"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, "producer", notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="producer",
+            notes=notes,
+            checks=checks,
+        )
+    )
 
 
 def test_delete_batch_500_retried_until_it_passes(
@@ -151,7 +163,19 @@ def test_delete_batch_500_retried_until_it_passes(
         f"{len(redelivered)}; {result.summary()}"
     )
     expected = "delete retried (InternalFailure) until it passes; batch deleted late, not redelivered; no restart"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+            checks=checks,
+        )
+    )
 
 
 def test_delete_batch_partial_redelivered_after_visibility(
@@ -210,4 +234,16 @@ def test_delete_batch_partial_redelivered_after_visibility(
         else f"{fired.injected} failed entries, none redelivered; {result.summary()}"
     )
     expected = "failed entries logged (delete_failed), redelivered after VisibilityTimeout as duplicates; none lost"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+            checks=checks,
+        )
+    )

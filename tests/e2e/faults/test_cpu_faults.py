@@ -124,7 +124,19 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
         f"{terminated.get('exitCode')} {terminated.get('reason')}; {result.summary()}"
     )
     expected = "copy (timeout 1 s, 50m): false liveness restart (Unhealthy, Killing, restartCount +1); nothing lost"
-    records = [make_record(name, expected, recovery, ledger, result, logs, APP, notes, checks=checks)]
+    records = [
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app=APP,
+            notes=notes,
+            checks=checks,
+        )
+    ]
 
     own_name = f"CPU starved, lab's probe ({APP})"
     own_notes = (
@@ -138,6 +150,16 @@ def test_cpu_starvation_restarts_a_tight_probe_and_not_the_labs(deployed_lab, aw
     own_expected = "lab's manifests: no liveness restart over the window, still consuming; nothing lost"
     own_recovery = Recovery(own_name, injected=own_at)
     records.append(
-        make_record(own_name, own_expected, own_recovery, ledger, result, logs, APP, own_notes, checks=own_checks)
+        make_record(
+            fault=own_name,
+            expected=own_expected,
+            recovery=own_recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app=APP,
+            notes=own_notes,
+            checks=own_checks,
+        )
     )
     record_fault(*records)

@@ -59,7 +59,18 @@ def test_poison_message_dead_lettered_while_the_rest_is_consumed(deployed_lab, a
         f"{dead_lettered - injected:.0f} s; DLQ holds {len(result.dlq)}; {result.summary()}"
     )
     expected = "poison logged, not deleted, moved to the DLQ after maxReceiveCount; the rest consumed; no restart"
-    record_fault(make_record(recovery.fault, expected, recovery, ledger, result, logs, "consumer", notes))
+    record_fault(
+        make_record(
+            fault=recovery.fault,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+        )
+    )
 
 
 def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab, logs, settings, record_fault, run):
@@ -120,7 +131,17 @@ def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab,
     expected = "no producer/consumer restart; NotReady then Ready; resources recreated; flow resumes; loss ⊆ window"
     checks = [problem for problem in round_trips if problem is not None]
     record_fault(
-        make_record(recovery.fault, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks)
+        make_record(
+            fault=recovery.fault,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+            checks=checks,
+        )
     )
 
 

@@ -108,7 +108,19 @@ def test_degraded_network_slows_calls_without_unready_or_restart(
         f"{len(retries)} retries; {result.summary()}"
     )
     expected = "calls slower, all succeed: no NotReady, no restart, no retry, nothing lost; toxic removed"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+            checks=checks,
+        )
+    )
 
 
 @pytest.mark.parametrize("outage", OUTAGES, ids=[o.name for o in OUTAGES])
@@ -183,4 +195,16 @@ def test_network_outage_unready_not_restarted_nothing_lost(
         f"injection; {result.summary()}"
     )
     expected = "/ready 503 → NotReady within the bound, no restart (heartbeat beats), Ready again, nothing lost"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, "consumer", notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app="consumer",
+            notes=notes,
+            checks=checks,
+        )
+    )

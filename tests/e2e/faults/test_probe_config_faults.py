@@ -118,7 +118,17 @@ def test_liveness_on_ready_restarts_every_pod_in_an_emulator_outage(
         )
         expected = "copy: every pod restarted within the liveness bound; lab's: NotReady, not restarted; loss ⊆ windows"
         records.append(
-            make_record(recovery.fault, expected, recovery, ledger, result, logs, app, notes, checks=checks + problems)
+            make_record(
+                fault=recovery.fault,
+                expected=expected,
+                recovery=recovery,
+                ledger=ledger,
+                result=result,
+                logs=logs,
+                app=app,
+                notes=notes,
+                checks=checks + problems,
+            )
         )
     record_fault(*records)
 
@@ -181,7 +191,19 @@ def test_readiness_on_health_keeps_pods_in_endpoints_in_an_emulator_outage(
             f"(bound {readiness[app].unready_deadline():g} s); {result.summary()}"
         )
         expected = "copy: stays Ready and routed to through the outage; lab's: out of endpoints within the bound"
-        records.append(make_record(recovery.fault, expected, recovery, ledger, result, logs, app, notes, checks=checks))
+        records.append(
+            make_record(
+                fault=recovery.fault,
+                expected=expected,
+                recovery=recovery,
+                ledger=ledger,
+                result=result,
+                logs=logs,
+                app=app,
+                notes=notes,
+                checks=checks,
+            )
+        )
     record_fault(*records)
 
 

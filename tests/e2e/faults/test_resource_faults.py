@@ -146,4 +146,16 @@ def test_memory_exhausted_oom_killed(deployed_lab, aws, logs, settings, record_f
         "kernel OOM-kills the container at its memory limit (OOMKilled, exit 137) within the allocation bound, "
         f"restartCount +1, no liveness action, Ready again, {after_kill}"
     )
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, app, notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app=app,
+            notes=notes,
+            checks=checks,
+        )
+    )

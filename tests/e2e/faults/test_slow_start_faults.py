@@ -81,7 +81,19 @@ def test_slow_start_without_startup_probe_restart_loops(deployed_lab, aws, logs,
         f"answered by the killed generations: {answered}; {result.summary()}"
     )
     expected = "restart loop: every generation killed by liveness before it answers, restartCount grows; nothing lost"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, APP, notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app=APP,
+            notes=notes,
+            checks=checks,
+        )
+    )
 
 
 def test_slow_start_with_startup_probe_starts_once(deployed_lab, aws, logs, settings, record_fault, run):
@@ -121,4 +133,16 @@ def test_slow_start_with_startup_probe_starts_once(deployed_lab, aws, logs, sett
         f"{result.summary()}"
     )
     expected = "no restart: the startupProbe holds liveness back until the late start answers; nothing lost"
-    record_fault(make_record(name, expected, recovery, ledger, result, logs, APP, notes, checks=checks))
+    record_fault(
+        make_record(
+            fault=name,
+            expected=expected,
+            recovery=recovery,
+            ledger=ledger,
+            result=result,
+            logs=logs,
+            app=APP,
+            notes=notes,
+            checks=checks,
+        )
+    )
