@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
-from tenacity import Retrying, stop_after_delay, wait_fixed
+from botocore.exceptions import BotoCoreError
 
+from lab.waiting import wait_for
 from shared.contract import DLQ_NAME, MAX_RECEIVE_COUNT, QUEUE_NAME, TOPIC_NAME, VISIBILITY_TIMEOUT_SECONDS
 
 REGION = "us-east-1"
@@ -58,13 +59,15 @@ class Emulator:
             stderr=subprocess.STDOUT,
         )
         sqs = self.client("sqs")
-        Retrying(stop=stop_after_delay(deadline), wait=wait_fixed(0.05), reraise=True)(self._answers, sqs)
+        # Connection errors mean "not listening yet"; a process that exited ends the wait at once.
+        wait_for(lambda: self._answers(sqs), deadline, 0.05, "the moto server answering SQS", (BotoCoreError,))
         return self
 
-    def _answers(self, sqs: Any) -> None:
+    def _answers(self, sqs: Any) -> bool:
         if self._proc is not None and self._proc.poll() is not None:
             raise RuntimeError(f"moto server exited with {self._proc.returncode}; see {self._log_dir}")
         sqs.list_queues()
+        return True
 
     def stop(self) -> None:
         """Kill by PID (an outage, not a shutdown) and reap it."""

@@ -18,9 +18,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from lab.emulator import create_resources
+from lab.waiting import wait_for
 from shared import server
 from shared.contract import QUEUE_NAME, TOPIC_NAME
 
@@ -132,20 +132,14 @@ def health_server(clock: FakeClock) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def wait_until() -> Callable[..., Any]:
-    """Poll ``probe`` with tenacity until ``accept(result)`` holds or ``timeout`` passes.
+    """Poll ``probe`` until ``accept(result)`` holds or ``timeout`` passes (`lab.waiting.wait_for`, the one poller).
 
     Unit-tier waits are for in-process threads doing millisecond work, so a few seconds is a
     generous bound that only matters when something is broken.
     """
 
     def wait(probe: Callable[[], Any], accept: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-        retrying = Retrying(
-            stop=stop_after_delay(timeout),
-            wait=wait_fixed(0.01),
-            retry=retry_if_result(lambda result: not accept(result)),
-            reraise=True,
-        )
-        return retrying(probe)
+        return wait_for(lambda: accept(probe()), timeout, interval=0.01, what="the unit test's condition")
 
     return wait
 
