@@ -1,6 +1,6 @@
 """Pure pieces of the fault catalogue: which message counts as "first consumed after recovery"."""
 
-from lab.catalogue import emulator_loss_window, first_consumed_after, in_flight
+from lab.catalogue import emulator_loss_window, first_consumed_after, first_through, in_flight
 from lab.ledger import Ledger, LossWindow
 
 
@@ -83,3 +83,25 @@ def test_emulator_window_with_nothing_consumed_before_starts_at_the_deletion():
     ledger = Ledger().add_events([{"event": "published", "id": "a", "seq": 1, "producer": "p", "_t": 90.0}])
     window = emulator_loss_window(ledger, 100.0, 110.0, publish_interval=2.0)
     assert (window.start, window.end, window.max_excused) == (100.0, 110.0, 6)
+
+
+def test_window_ends_at_the_first_message_through_after_the_outage_not_after_the_command():
+    """A message published between the scale-to-0 command (10) and the outage's end (20) and consumed says nothing
+    about the recreated subscription; the producer's message given up at 15 must stay inside the window."""
+    ledger = Ledger().add_events(
+        [
+            {"event": "published", "id": "before", "seq": 1, "producer": "p", "_t": 8.0},
+            {"event": "consumed", "id": "before", "_t": 8.5},
+            {"event": "published", "id": "in-the-moment", "seq": 2, "producer": "p", "_t": 10.2},
+            {"event": "consumed", "id": "in-the-moment", "_t": 10.3},
+            {"event": "unpublished", "id": "given-up", "seq": 3, "producer": "p", "_t": 15.0},
+            {"event": "published", "id": "after", "seq": 1, "producer": "q", "_t": 22.0},
+            {"event": "consumed", "id": "after", "_t": 22.5},
+        ]
+    )
+    assert first_through(ledger, 20.0) == 22.0
+    assert first_through(ledger, 10.0) == 10.2  # counted from the command: the early end the fix avoids
+    window = emulator_loss_window(ledger, 10.0, first_through(ledger, 20.0) or 0.0, 1.0)
+    assert window.covers(ledger.published_at("given-up"))
+    assert ledger.check(window=window).lost == []
+    assert first_through(ledger, 30.0) is None
