@@ -7,19 +7,31 @@ it asserts is stricter and is the fault catalogue's own verdict: the restart is 
 decided within the probe bound (`lab.detection.judge`, `lab.verdict.detection_problems`).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from lab.deploy import SERVICES
 from lab.liveness import PATCHED, await_restart, break_liveness, examine, healthy_again, killed_log, restore
+from lab.logfollow import LogFollower
 from lab.verdict import detection_problems
 
 SELF_HEALING = ("fault-switch", "hung-worker")
 
 
-def check_restart(lab, injection, artifacts):
+@contextmanager
+def following(lab, artifacts, fault: str) -> Iterator[LogFollower]:
+    """The namespace's container logs followed from before the injection: the killed container's own lines, should
+    the API lose them after the restart (`lab.liveness.killed_log`)."""
+    with LogFollower(lab.kube, artifacts.folder(f"logs-{lab.namespace}-{fault}")) as follower:
+        yield follower
+
+
+def check_restart(lab, injection, artifacts, follower):
     """restartCount +1, tied to this injection and decided inside the probe bound; returns the decision time."""
     elapsed = await_restart(lab, injection)
-    judgement = examine(lab, injection, killed_log(lab, injection))
+    judgement = examine(lab, injection, killed_log(lab, injection, follower))
     recovery = judgement.recovery
     problems = judgement.problems + detection_problems(recovery)
     artifacts.record(
@@ -40,13 +52,14 @@ def check_restart(lab, injection, artifacts):
 @pytest.mark.parametrize("fault", PATCHED)
 def test_liveness_probe_renamed_restarts_the_container(deployed_lab, artifacts, fault):
     """(a) the probe's path renamed to one that 404s, (b) its port renamed to one nothing listens on."""
-    injections = [break_liveness(deployed_lab, app, fault) for app in SERVICES]
-    try:
-        for injection in injections:
-            check_restart(deployed_lab, injection, artifacts)
-    finally:
-        for app in SERVICES:  # the patched probe keeps failing: put the manifests back for the next test
-            restore(deployed_lab, app)
+    with following(deployed_lab, artifacts, fault) as follower:
+        injections = [break_liveness(deployed_lab, app, fault) for app in SERVICES]
+        try:
+            for injection in injections:
+                check_restart(deployed_lab, injection, artifacts, follower)
+        finally:
+            for app in SERVICES:  # the patched probe keeps failing: put the manifests back for the next test
+                restore(deployed_lab, app)
 
 
 @pytest.mark.parametrize("fault", SELF_HEALING)
@@ -56,8 +69,9 @@ def test_liveness_fault_in_running_container_restarts_and_heals(deployed_lab, ar
     The switch lives in the process's memory, so the restarted container must be healthy again and stay up for
     another full probe window (including the heartbeat age, so a hang surviving the restart would show).
     """
-    injections = [break_liveness(deployed_lab, app, fault) for app in SERVICES]
-    for injection in injections:
-        check_restart(deployed_lab, injection, artifacts)
+    with following(deployed_lab, artifacts, fault) as follower:
+        injections = [break_liveness(deployed_lab, app, fault) for app in SERVICES]
+        for injection in injections:
+            check_restart(deployed_lab, injection, artifacts, follower)
     counts = healthy_again(deployed_lab, *injections)
     assert counts == {i.app: i.restarts_before + 1 for i in injections}, "each container restarted exactly once"
