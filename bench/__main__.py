@@ -2,6 +2,8 @@
 
 Everything runs on this machine: a moto server on 127.0.0.1 and the real ``app.py`` processes. Every loop is bounded
 by a message count and a deadline, so a broken service makes the benchmark fail fast instead of hanging.
+``python -m bench scaleout ...`` is the one benchmark that needs a cluster: a backlog drained by 1, 2 and 4 consumers
+(bench/scaleout.py, ``--help`` there).
 """
 
 from __future__ import annotations
@@ -119,7 +121,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scaleout"]:
+        from bench import scaleout  # kubectl, pytest-kubernetes and matplotlib only for this one
+
+        return scaleout.main(argv[1:])
+    args = parse_args(argv)
     out = args.out / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         try:
