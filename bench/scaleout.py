@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import rawdrain, scaleout_report
+from bench import scaleout_report
 from bench.results import environment
+from bench.scaleout_runs import ceiling, drain, quiet
 from lab import backlog
 from lab import cluster as lab_cluster
 from lab.aws import QUEUE, Aws, localstack
 from lab.deploy import Lab, registry_images
-from lab.kube import Kube, wait_for
-from lab.ledger import parse_events
+from lab.kube import Kube
 from lab.offline import stderr_say
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -86,117 +86,7 @@ def config_of(lab: Lab, aws: Aws, cluster: lab_cluster.LabCluster, nodes: list[d
         "visibility_timeout_s": int(aws.queue_attributes(QUEUE)["VisibilityTimeout"]),
         "consumer_cpu_limit_m": backlog.cpu_limit(spec["consumer"], "consumer"),
         "localstack_cpu_limit_m": backlog.cpu_limit(spec["localstack"], "localstack"),
-        "consumer_grace_s": int(spec["consumer"].get("terminationGracePeriodSeconds", 30)),
     }
-
-
-def no_consumers(lab: Lab, config: dict[str, Any]) -> None:
-    """Wait until no consumer pod exists, not even a terminating one: an old pod must not take the new backlog."""
-    # A terminating consumer drains within its grace period; 30 s more covers the kubelet's and API's bookkeeping.
-    wait_for(
-        lambda: not lab.kube.json("get", "pods", "-l", "app=consumer")["items"],
-        config["consumer_grace_s"] + 30,
-        1.0,
-        "no consumer pod left",
-    )
-
-
-def quiet(lab: Lab, aws: Aws, config: dict[str, Any]) -> None:
-    """Producer stopped and what it published consumed, then the consumer at 0: the queue holds only backlogs."""
-    lab.scale("producer", 0)
-    # The producer's grace period bounds its stop; 30 s more covers the kubelet's and API's bookkeeping.
-    grace = int(lab.kube.deployment("producer")["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30))
-    wait_for(lambda: not lab.kube.json("get", "pods", "-l", "app=producer")["items"], grace + 30, 1.0, "producer gone")
-    # The running consumer takes the rest within one long poll; a message received just before is redelivered
-    # after the visibility timeout at worst.
-    bound = config["receive_wait_s"] + config["visibility_timeout_s"]
-    wait_for(lambda: aws.in_flight() == 0, bound, 0.5, "the producer's messages consumed")
-    lab.scale("consumer", 0)
-
-
-def loaded(aws: Aws, lab: Lab, events: list[dict], args: argparse.Namespace) -> None:
-    """Fill the queue with ``events`` and wait until SQS counts all of them visible."""
-    url = aws.queue_url(QUEUE)
-    backlog.fill(aws.sqs, url, events)
-    deadline = len(events) / args.min_rate
-    wait_for(lambda: aws.in_flight() >= len(events), deadline, 0.5, f"{len(events)} messages on the queue")
-
-
-def drain(lab: Lab, aws: Aws, k: int, config: dict[str, Any], args: argparse.Namespace, say) -> dict[str, Any]:
-    no_consumers(lab, config)
-    events = backlog.backlog_events(args.messages, f"scaleout-k{k}-{secrets.token_hex(3)}")
-    loaded(aws, lab, events, args)
-    ls_pod = lab.pod("localstack")
-    ls_before, host_before = backlog.container_cpu(lab.kube, ls_pod, "localstack"), backlog.host_cpu()
-    scaled_at = time.time()
-    lab.scale("consumer", k)
-    # Bound: the Deployment's own rollout bound for the pods to start, plus N at the slowest rate still a drain.
-    bound = lab.progress_deadline("consumer") + args.messages / args.min_rate
-    wait_for(lambda: aws.in_flight() == 0, bound, 0.5, f"queue empty with {k} consumer(s)")
-    polled_empty = time.time()
-    ls_cpu, host_after = backlog.container_cpu(lab.kube, ls_pod, "localstack").minus(ls_before), backlog.host_cpu()
-    pods = [p["metadata"]["name"] for p in lab.kube.pods("consumer")]
-    consumer_cpu = {pod: backlog.container_cpu(lab.kube, pod, "consumer") for pod in pods}
-
-    def complete() -> tuple[dict[str, str], Any] | None:
-        logs = {pod: lab.kube.logs(pod, "consumer") for pod in pods}
-        ledger = backlog.ledger_of(events, logs)
-        return (logs, ledger) if not ledger.missing() else None
-
-    # The last message is logged before its delete; kubectl logs reads the file containerd appends to as the
-    # container writes, so one long poll of the consumer's loop is ample for the final lines to be readable.
-    logs, ledger = wait_for(complete, config["receive_wait_s"], 1.0, "every backlog id in the consumers' logs")
-    result = ledger.check()
-    parsed = [e for pod, text in logs.items() for e in parse_events(text, pod)]
-    summary = scaleout_report.summarize(args.messages, k, scaled_at, parsed)
-    wall = polled_empty - scaled_at
-    cpu = {
-        "localstack_cores": scaleout_report.cores(ls_cpu.usage, wall),
-        "localstack_throttled_share": ls_cpu.throttled_share,
-        "consumer_cores": scaleout_report.cores(sum(c.usage for c in consumer_cpu.values()), wall),
-        "consumers": {
-            p: {"cpu_s": round(c.usage, 2), "throttled_share": c.throttled_share} for p, c in consumer_cpu.items()
-        },
-        "machine_cores": scaleout_report.cores(host_after[0] - host_before[0], wall),
-    }
-    fit = backlog.node_fit(lab.kube.json("get", "nodes"), lab.kube.json("get", "pods", "-A"))
-    placed = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in lab.kube.pods("consumer")}
-    say(f"k={k}: {summary['rate_per_s']} msg/s, empty after {summary['time_to_empty_s']} s; {result.summary()}")
-    lab.scale("consumer", 0)
-    if result.lost or result.unknown:
-        raise RuntimeError(f"k={k}: ledger {result.summary()}")
-    return {
-        "drain": summary,
-        "polled_empty_after_s": round(wall, 2),
-        "cpu": cpu,
-        "ledger": {"lost": len(result.lost), "duplicates": result.duplicates, "consumed": result.consumed},
-        "placement": placed,
-        "node_fit": fit,
-    }
-
-
-def ceiling(lab: Lab, aws: Aws, threads: int, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """The raw loop of `bench.rawdrain` in a one-off pod of the consumer image, on a backlog of the same N."""
-    no_consumers(lab, config)  # a consumer still long-polling would take part of the backlog
-    events = backlog.backlog_events(args.messages, f"scaleout-raw{threads}-{secrets.token_hex(3)}")
-    loaded(aws, lab, events, args)
-    ls_pod = lab.pod("localstack")
-    before = backlog.container_cpu(lab.kube, ls_pod, "localstack")
-    name = f"rawdrain-{threads}-{secrets.token_hex(2)}"
-    deadline = args.messages / args.min_rate
-    lab.kube(
-        "run", name, "--image=consumer", "--image-pull-policy=Never", "--restart=Never",
-        "--env=AWS_ENDPOINT_URL=http://localstack:4566", "--env=AWS_DEFAULT_REGION=us-east-1",
-        "--env=AWS_ACCESS_KEY_ID=test", "--env=AWS_SECRET_ACCESS_KEY=test", "--command", "--",
-        "python", "-c", Path(rawdrain.__file__).read_text(), QUEUE, str(args.messages), str(threads), str(deadline),
-    )  # fmt: skip
-    # The pod's own deadline ends the loop; the progress deadline covers scheduling and the image's start.
-    lab.kube.wait("jsonpath={.status.phase}=Succeeded", deadline + lab.progress_deadline("consumer"), f"pod/{name}")
-    used = backlog.container_cpu(lab.kube, ls_pod, "localstack").minus(before)
-    out = json.loads(lab.kube.logs(name, name).strip().splitlines()[-1])
-    lab.kube("delete", "pod", name, "--wait=false")
-    # LocalStack's CPU over the loop's own span (first to last handled): the pod's start costs LocalStack nothing.
-    return {**out, "localstack_cores": scaleout_report.cores(used.usage, out["seconds"])}
 
 
 def measure(args: argparse.Namespace, say) -> dict[str, Any]:
@@ -220,7 +110,7 @@ def measure(args: argparse.Namespace, say) -> dict[str, Any]:
             quiet(lab, aws, config)
             env = environment()
             runs = [drain(lab, aws, k, config, args, say) for k in args.consumer_counts]
-            ceilings = [ceiling(lab, aws, threads, config, args) for threads in args.threads]
+            ceilings = [ceiling(lab, aws, threads, args) for threads in args.threads]
         return {"environment": env, "config": config, "messages": args.messages, "runs": runs, "ceiling": ceilings}
     finally:
         kube("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
