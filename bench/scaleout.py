@@ -26,7 +26,7 @@ from lab import backlog
 from lab import cluster as lab_cluster
 from lab.aws import QUEUE, Aws, localstack
 from lab.deploy import Lab, registry_images
-from lab.kube import Kube
+from lab.kube import Kube, KubectlError
 from lab.offline import stderr_say
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -107,13 +107,22 @@ def measure(args: argparse.Namespace, say) -> dict[str, Any]:
         nodes = backlog.node_fit(kube.json("get", "nodes"), kube.json("get", "pods", "-A"))
         with localstack(lab) as aws:
             config = config_of(lab, aws, cluster, nodes)
+            config["kubernetes"] = kube.json("version")["serverVersion"]["gitVersion"]
+            config["emulator_image"] = ", ".join(registry_images())
             quiet(lab, aws, config)
-            env = environment()
-            runs = [drain(lab, aws, k, config, args, say) for k in args.consumer_counts]
-            ceilings = [ceiling(lab, aws, threads, args) for threads in args.threads]
-        return {"environment": env, "config": config, "messages": args.messages, "runs": runs, "ceiling": ceilings}
+            result = {"environment": environment(), "config": config, "messages": args.messages, "runs": []}
+            partial = args.out / "scaleout-partial.json"  # a later failure keeps the runs measured so far
+            for k in args.consumer_counts:
+                result["runs"].append(drain(lab, aws, k, config, args, say))
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            result["ceiling"] = [ceiling(lab, aws, threads, args) for threads in args.threads]
+        return result
     finally:
-        kube("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+        try:
+            kube("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
+        except KubectlError as exc:  # a broken cluster must still be deleted below
+            say(f"could not delete namespace {namespace}: {exc}")
         cluster.teardown(keep=args.keep_cluster)
 
 
@@ -121,12 +130,14 @@ def write(result: dict[str, Any], out: Path, docs: bool) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "scaleout.json", out / "scaleout.md", out / "scaleout.png"]
     paths[0].write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    text = scaleout_report.table(result) + "\n\n" + "\n".join(scaleout_report.limits(result)) + "\n"
-    paths[1].write_text(text, encoding="utf-8")
+    paths[1].write_text(scaleout_report.generated(result) + "\n", encoding="utf-8")
     scaleout_report.plot(result, paths[2])
     if docs:
         (DOCS / "scaleout.json").write_text(paths[0].read_text(), encoding="utf-8")
         paths.append(scaleout_report.plot(result, DOCS / "images" / "scaleout.png"))
+        page = DOCS / "scaleout.md"
+        page.write_text(scaleout_report.replace_block(page.read_text(), scaleout_report.generated(result)))
+        paths.append(page)
     return paths
 
 

@@ -19,6 +19,8 @@ from bench.measure import rate
 SATURATED = 0.85
 # Throttled in at least this share of CFS periods: the container's CPU limit, not its demand, set its speed.
 THROTTLED = 0.25
+# docs/scaleout.md's generated part sits between these lines; `python -m bench scaleout --docs` rewrites it.
+BEGIN, END = "<!-- scaleout results: generated from docs/scaleout.json -->", "<!-- end of scaleout results -->"
 
 
 def summarize(messages: int, consumers: int, scaled_at: float, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,3 +137,26 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def generated(result: dict[str, Any]) -> str:
+    """The measured part of the doc: when and where, the table, the limit of each run."""
+    env, config = result["environment"], result["config"]
+    machine = env["machine"]
+    head = (
+        f"Measured {env['date']} on {machine['cpu']} ({machine['cores']} cores, {machine['memory_gib']} GiB), "
+        f"load {machine['load_avg_1m_at_start']} at start; cluster {config['cluster']}, Kubernetes "
+        f"{config['kubernetes']}, {config['emulator_image']}; commit {env['commit']}. Consumer: batch "
+        f"{config['batch_size']}, long poll {config['receive_wait_s']} s, CPU limit {config['consumer_cpu_limit_m']}m; "
+        f"LocalStack CPU limit {config['localstack_cpu_limit_m']}m; "
+        f"visibility timeout {config['visibility_timeout_s']} s."
+    )
+    return "\n".join([BEGIN, head, "", table(result), "", "What bounded each run:", "", *limits(result), END])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with its generated block (BEGIN … END) replaced by ``block``; the block must exist once."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start or text.count(BEGIN) != 1:
+        raise ValueError("the document has no single generated block to replace")
+    return text[:start] + block + text[end + len(END) :]

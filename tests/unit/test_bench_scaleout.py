@@ -4,6 +4,7 @@ raw ceiling loop, and the arithmetic, table, limits and plot that docs/scaleout.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -84,9 +85,37 @@ def test_raw_ceiling_loop_drains_exactly_the_backlog(wiring, sqs):
     import boto3
 
     backlog.fill(sqs, wiring.queue_url, backlog.backlog_events(40, "raw"), workers=2)
-    out = rawdrain.drain(lambda: boto3.client("sqs", region_name="us-east-1"), wiring.queue_name, 40, 3, 30)
-    assert out["messages"] == 40 and out["threads"] == 3 and out["receives"] >= 4
+    # One thread: moto's receive is not atomic across threads (it handed one message to two threads once).
+    out = rawdrain.drain(lambda: boto3.client("sqs", region_name="us-east-1"), wiring.queue_name, 40, 1, 30)
+    assert (out["messages"], out["threads"], out["receives"]) == (40, 1, 4)
     assert sqs.receive_message(QueueUrl=wiring.queue_url).get("Messages") is None
+
+
+class LockedQueue:
+    """A thread-safe stand-in for SQS (one lock around a list), shared by every thread's "client"."""
+
+    def __init__(self, count: int) -> None:
+        self.lock, self.bodies, self.deleted = threading.Lock(), [json.dumps({"n": i}) for i in range(count)], 0
+
+    def get_queue_url(self, QueueName: str) -> dict:  # noqa: N803 (boto3's argument names)
+        return {"QueueUrl": QueueName}
+
+    def receive_message(self, QueueUrl: str, MaxNumberOfMessages: int, WaitTimeSeconds: int) -> dict:  # noqa: N803
+        with self.lock:
+            got, self.bodies = self.bodies[:MaxNumberOfMessages], self.bodies[MaxNumberOfMessages:]
+        return {"Messages": [{"Body": b, "ReceiptHandle": str(i)} for i, b in enumerate(got)]}
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list) -> dict:  # noqa: N803
+        with self.lock:
+            self.deleted += len(Entries)
+        return {}
+
+
+def test_raw_ceiling_threads_share_the_count_and_stop_at_it():
+    queue = LockedQueue(95)
+    out = rawdrain.drain(lambda: queue, "q", 95, 4, 30)
+    assert (out["messages"], queue.deleted, queue.bodies) == (95, 95, [])
+    assert out["receives"] >= 10  # 10 batches at least; a thread may meet the emptied queue once before it stops
 
 
 def consumed(t: float, pod: str) -> dict:
@@ -124,8 +153,21 @@ def run(k: int, rate: float, ls_cores: float, machine: float, per_receive: float
 
 
 RESULT = {
-    "environment": {"date": "2026-12-04T20:00:00+00:00", "machine": {"cores": 2}},
-    "config": {"localstack_cpu_limit_m": 1000, "consumer_cpu_limit_m": 500, "batch_size": 10, "cluster": "kind, 1"},
+    "environment": {
+        "date": "2026-12-04T20:00:00+00:00",
+        "machine": {"cpu": "Xeon", "cores": 2, "memory_gib": 23.5, "load_avg_1m_at_start": 1.5},
+        "commit": "abc1234",
+    },
+    "config": {
+        "localstack_cpu_limit_m": 1000,
+        "consumer_cpu_limit_m": 500,
+        "batch_size": 10,
+        "receive_wait_s": 10,
+        "visibility_timeout_s": 30,
+        "cluster": "LabKindManager, 1 node(s)",
+        "kubernetes": "v1.34.12",
+        "emulator_image": "localstack/localstack:4.14.0",
+    },
     "runs": [run(1, 100.0, 0.5, 0.9), run(2, 150.0, 0.9, 1.2, throttled=0.3), run(4, 160.0, 0.95, 1.9, 6.0)],
     "ceiling": [{"threads": 4, "rate_per_s": 170.0, "messages": 1000, "receives": 100, "localstack_cores": 0.97}],
 }
@@ -165,3 +207,15 @@ def test_arguments_default_to_ten_thousand_and_reject_bad_counts(capsys):
             scaleout.parse_args(bad)
         assert exc.value.code == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_generated_block_replaces_only_itself():
+    block = scaleout_report.generated(RESULT)
+    assert block.startswith(scaleout_report.BEGIN) and block.endswith(scaleout_report.END)
+    assert "Xeon (2 cores, 23.5 GiB)" in block and "Kubernetes v1.34.12" in block and "long poll 10 s" in block
+    page = f"# Title\n\nprose before\n\n{scaleout_report.BEGIN}\nold\n{scaleout_report.END}\n\nprose after\n"
+    new = scaleout_report.replace_block(page, block)
+    assert new == f"# Title\n\nprose before\n\n{block}\n\nprose after\n"
+    assert scaleout_report.replace_block(new, block) == new
+    with pytest.raises(ValueError):
+        scaleout_report.replace_block("no block here", block)
