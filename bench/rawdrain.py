@@ -3,7 +3,8 @@
 Why inside the cluster and not from the test host: from the host every call would cross ``kubectl port-forward``
 (API server → kubelet → pod), which is slower than the pod network the consumers use, so the "ceiling" would measure
 the forward. The scale-out benchmark runs this file's source with ``python -c`` in a one-off pod of the consumer
-image (boto3 and nothing of the lab; no CPU limit), so it must import nothing but boto3 and the standard library.
+image (botocore, as the services ship it, and nothing of the lab; no CPU limit), so it imports only botocore and
+the standard library.
 It prints one JSON line: how many messages it handled and the rate between the first and the last handled.
 
 Usage: ``python rawdrain.py QUEUE_NAME COUNT THREADS DEADLINE_SECONDS`` (endpoint and credentials from the env).
@@ -17,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-import boto3
+import botocore.session
 
 
 def drain(make_client: Any, queue_name: str, count: int, threads: int, deadline: float) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def drain(make_client: Any, queue_name: str, count: int, threads: int, deadline:
 
 def main(argv: list[str]) -> int:
     queue_name, count, threads, deadline = argv[0], int(argv[1]), int(argv[2]), float(argv[3])
-    result = drain(lambda: boto3.session.Session().client("sqs"), queue_name, count, threads, deadline)
+    result = drain(lambda: botocore.session.get_session().create_client("sqs"), queue_name, count, threads, deadline)
     print(json.dumps(result), flush=True)
     return 0 if result["messages"] >= count else 1
 

@@ -20,6 +20,7 @@ SATURATED = 0.85
 # Throttled in at least this share of CFS periods: the container's CPU limit, not its demand, set its speed.
 THROTTLED = 0.25
 # docs/scaleout.md's generated part sits between these lines; `python -m bench scaleout --docs` rewrites it.
+RAW_STYLES = (("red", "--"), ("darkorange", "-."), ("purple", ":"))  # one line per raw-loop thread count
 BEGIN, END = "<!-- scaleout results: generated from docs/scaleout.json -->", "<!-- end of scaleout results -->"
 
 
@@ -115,9 +116,12 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     left.plot(ks, [d["rate_per_s"] for d in runs], "o-", label="consumers (measured)")
     if runs and runs[0]["consumers"] == 1 and runs[0]["rate_per_s"]:
         left.plot(ks, [runs[0]["rate_per_s"] * k for k in ks], ":", color="grey", label="linear from 1 consumer")
-    for ceiling in result.get("ceiling", []):
+    for ceiling, (color, style) in zip(result.get("ceiling", []), RAW_STYLES, strict=False):
         left.axhline(
-            ceiling["rate_per_s"] or 0, linestyle="--", color="red", label=f"raw loop, {ceiling['threads']} threads"
+            ceiling["rate_per_s"] or 0,
+            linestyle=style,
+            color=color,
+            label=f"raw in-cluster loop, {ceiling['threads']} thread(s)",
         )
     left.set(xlabel="consumers", ylabel="messages / s", title="Drain throughput", xticks=ks)
     left.set_ylim(bottom=0)
