@@ -142,10 +142,20 @@ def ceiling(lab: Lab, aws: Aws, threads: int, args: argparse.Namespace) -> dict[
         "--env=AWS_ACCESS_KEY_ID=test", "--env=AWS_SECRET_ACCESS_KEY=test", "--command", "--",
         "python", "-c", Path(rawdrain.__file__).read_text(), QUEUE, str(args.messages), str(threads), str(deadline),
     )  # fmt: skip
-    # The loop's own deadline ends it; the progress deadline covers scheduling and the image's start.
-    lab.kube.wait("jsonpath={.status.phase}=Succeeded", deadline + lab.progress_deadline("consumer"), f"pod/{name}")
+    # The loop's own deadline ends it; the progress deadline covers scheduling and the image's start. A pod that
+    # failed ends the wait at once (a `kubectl wait` for Succeeded would sit out the whole bound).
+    bound = deadline + lab.progress_deadline("consumer")
+    phase = wait_for(lambda: finished(lab, name), bound, 0.5, f"raw loop pod {name} finished")
     wall, cpu = used(before, sample(lab, ls_pod, "localstack"))
+    if phase != "Succeeded":
+        raise RuntimeError(f"raw loop pod {name} {phase}: {lab.kube.logs(name, name)[-2000:]}")
     out = json.loads(lab.kube.logs(name, name).strip().splitlines()[-1])
     lab.kube("delete", "pod", name, "--wait=false")
     # LocalStack's CPU over the loop's own span (first to last handled): while the pod starts LocalStack idles.
     return {**out, "localstack_cores": scaleout_report.cores(cpu.usage, out["seconds"] or wall)}
+
+
+def finished(lab: Lab, pod: str) -> str | None:
+    """The pod's phase once it is Succeeded or Failed, else None (still pending or running)."""
+    phase = lab.kube.json("get", "pod", pod).get("status", {}).get("phase")
+    return phase if phase in ("Succeeded", "Failed") else None
