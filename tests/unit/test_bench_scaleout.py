@@ -219,3 +219,13 @@ def test_generated_block_replaces_only_itself():
     assert scaleout_report.replace_block(new, block) == new
     with pytest.raises(ValueError):
         scaleout_report.replace_block("no block here", block)
+
+
+def test_raw_loop_pod_counts_as_finished_only_when_succeeded_or_failed():
+    from types import SimpleNamespace
+
+    from bench.scaleout_runs import finished
+
+    phases = iter(["Pending", "Running", "Failed", "Succeeded"])
+    lab = SimpleNamespace(kube=SimpleNamespace(json=lambda *args: {"status": {"phase": next(phases)}}))
+    assert [finished(lab, "p") for _ in range(4)] == [None, None, "Failed", "Succeeded"]
