@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import scaleout_report
+from bench import scaleout, scaleout_report
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -109,3 +109,13 @@ def test_claim_all_four_fit_on_the_one_node(result, page):
     requested = [runs[k]["node_fit"][0]["requested_m"] for k in (1, 2, 4)]
     assert f"{requested[0]}m with 1 consumer, {requested[1]}m with 2 and {requested[2]}m with 4" in page
     assert len(set(runs[4]["placement"].values())) == 1 and len(runs[4]["placement"]) == 4
+
+
+def test_method_constants_are_the_codes(page):
+    text = page.replace("\n", " ")
+    assert scaleout_report.SATURATED == 0.85 and "used at ≥ 85 % of its capacity" in text
+    assert scaleout_report.THROTTLED == 0.25 and "throttled in ≥ 25 % of its CFS periods" in text
+    assert "fewer than 85 % of the batch size" in text
+    args = scaleout.parse_args([])
+    assert (args.min_rate, args.threads, args.messages) == (10.0, [4], 10_000)
+    assert "(10 msg/s) for a drain" in text and "(default 4;" in text
