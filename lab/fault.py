@@ -16,11 +16,13 @@ excuses), and on a `Reaction` the settled ledger's own checks and timing (``revi
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lab.artifacts import RunArtifacts
 from lab.aws import Aws
@@ -72,6 +74,9 @@ class Env:
     # keeps them all, the ledger being cumulative): injectors append, the runner settles with them.
     windows: list[LossWindow] = field(default_factory=list)
     artifacts: RunArtifacts | None = None  # for an injector's own figures in measurements.jsonl
+    proxy: Any = (
+        None  # the module's fault proxy client, when it routes through one (`lab.toxiproxy`, `lab.faultcontrol`)
+    )
 
     def record(self, name: str, **data: object) -> None:
         """Append a measurement when the test passed ``artifacts`` (`RunArtifacts.record`)."""
@@ -191,3 +196,27 @@ def publish(env: Env, fault: Fault, count: int | None = None, tag: str = "") -> 
     Registered with the log follower, so they are part of the run's ledger whoever publishes them.
     """
     return burst(env.aws, fault.burst if count is None else count, fault.id + tag, env.logs)
+
+
+T = TypeVar("T")
+
+
+class Held:
+    """Base of an injector whose fault lives in a ``with`` block (a toxic, a proxy fault, the test's Services):
+    ``hold`` enters it (in ``inject`` or ``prepare``), ``lift`` leaves it when the fault ends, ``undo`` if still open.
+    The block's own exit does the proving (e.g. ``Toxiproxy.toxic`` proves the toxic gone)."""
+
+    def __init__(self) -> None:
+        self._blocks = contextlib.ExitStack()
+
+    def hold(self, block: contextlib.AbstractContextManager[T]) -> T:
+        return self._blocks.enter_context(block)
+
+    def lift(self) -> float:
+        """Leave every held block; return the time right before (the fault's last moment)."""
+        last = time.time()
+        self._blocks.close()
+        return last
+
+    def undo(self, env: Env, fault: Fault) -> None:
+        self._blocks.close()
