@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from lab.catalogue import Settings
-from lab.fault import Bound, Env, Fault, Reaction, Settled, Traffic, publish
+from lab.fault import Bound, Env, Fault, Held, Reaction, Settled, Traffic, publish
 from lab.ledger import Ledger, LossWindow
 from lab.runner import run_fault
 from lab.timeline import Recovery
@@ -168,3 +168,46 @@ def test_env_records_only_with_artifacts():
     )
     with_artifacts.record("x", a=1)
     assert recorded == [("x", {"a": 1})]
+
+
+class Block:
+    """A ``with`` block that counts how often it was entered and left."""
+
+    def __init__(self) -> None:
+        self.entered = self.left = 0
+
+    def __enter__(self) -> Block:
+        self.entered += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.left += 1
+
+
+class HeldInjector(Held):
+    def __init__(self, lift: bool, fail: bool = False) -> None:
+        super().__init__()
+        self.block, self.lifts, self.fail = Block(), lift, fail
+
+    def prepare(self, env, fault) -> None: ...
+
+    def inject(self, env, fault, prepared):
+        assert self.hold(self.block) is self.block
+        return time.time()
+
+    def await_reaction(self, env, fault, injected):
+        if self.fail:
+            raise AssertionError("no reaction")
+        if self.lifts:
+            assert self.lift() <= time.time() and self.block.left == 1  # left at once, not at the end of the run
+        return {"consumer": Reaction(Recovery(fault.name, injected=injected))}
+
+
+def test_held_block_left_when_lifted_or_by_undo_once():
+    for lifts, fail in ((True, False), (False, False), (False, True)):
+        injector = HeldInjector(lifts, fail)
+        try:
+            run_fault(Fault("f", ("consumer",), injector, "", burst=1), env())
+        except AssertionError:
+            assert fail
+        assert (injector.block.entered, injector.block.left) == (1, 1), (lifts, fail)
