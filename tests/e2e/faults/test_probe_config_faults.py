@@ -17,13 +17,11 @@ module stay in force (`windows`, the runner settles with them): a message the ca
 stays excused by its own outage's window only. The procedure is `lab.runner.run_fault`.
 """
 
-import contextlib
-
 import pytest
 
 from lab.deploy import SERVICES
 from lab.detection import liveness_failures
-from lab.fault import Bound, Env, Fault, Reaction, Settled, Traffic, publish
+from lab.fault import Bound, Env, Fault, Held, Reaction, Settled, Traffic, publish
 from lab.kube import holds, wait_for
 from lab.probeconfig import (
     break_probes,
@@ -49,12 +47,14 @@ def windows() -> list:
     return []
 
 
-class WrongProbe:
-    """Base of the two kinds: the copy's probes patched by ``inject``, the manifests re-applied by ``undo``."""
+class WrongProbe(Held):
+    """Base of the two kinds: the copy's probes patched by ``inject``; ``undo`` re-applies the manifests, then leaves
+    what ``prepare`` held (the test's own Services), as the nested blocks did before the move."""
 
     kind = ""
 
     def __init__(self) -> None:
+        super().__init__()
         self.originals: dict | None = None
 
     def inject(self, env: Env, fault: Fault, control):
@@ -62,9 +62,12 @@ class WrongProbe:
         return control
 
     def undo(self, env: Env, fault: Fault) -> None:
-        if self.originals is not None:
-            originals, self.originals = self.originals, None
-            restore_probes(env.lab, originals)
+        try:
+            if self.originals is not None:
+                originals, self.originals = self.originals, None
+                restore_probes(env.lab, originals)
+        finally:
+            super().undo(env, fault)
 
 
 class LivenessOnReady(WrongProbe):
@@ -141,10 +144,6 @@ class ReadinessOnHealth(WrongProbe):
 
     kind = "readiness-on-health"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.services = contextlib.ExitStack()
-
     def prepare(self, env: Env, fault: Fault):
         """The burst, the test's own Services, then the control: the lab's readiness takes each pod out in time."""
         lab = env.lab
@@ -152,7 +151,7 @@ class ReadinessOnHealth(WrongProbe):
         readiness = {app: lab.probe(app, "readinessProbe") for app in SERVICES}
         bound = max(p.unready_deadline() for p in readiness.values())
         publish(env, fault)
-        services = self.services.enter_context(probe_services(lab))
+        services = self.hold(probe_services(lab))
         pods = {app: lab.pod(app) for app in SERVICES}
         wait_for(lambda: routed(lab, services, pods, True), bound, what="the lab's pods in their Services' endpoints")
         out = {}
@@ -198,13 +197,6 @@ class ReadinessOnHealth(WrongProbe):
             )
             for app in SERVICES
         }
-
-    def undo(self, env: Env, fault: Fault) -> None:
-        """The manifests back first, then the test's Services removed (as the nested blocks did)."""
-        try:
-            super().undo(env, fault)
-        finally:
-            self.services.close()
 
 
 def routed(lab, services: dict, pods: dict, wanted: bool) -> bool:
