@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lab.aws import DLQ, QUEUE, Aws
@@ -101,23 +101,24 @@ def settle(
     deadline: float,
     window: LossWindow | None = None,
     aws: Aws | None = None,
+    windows: Sequence[LossWindow] = (),
 ) -> LedgerResult:
     """Wait until every message published up to ``until`` is consumed (or excused), and every consumed one is known.
 
     ``unknown`` is waited on too: a consumer can log a message a few milliseconds after the producer, and the
     producer's ``published`` line can reach the follower's file later (measured on a loaded node, 2026-11-30: a
     message consumed 30 ms after its publish showed as unknown in a check 3 s later). A real unknown stays, and
-    fails after the deadline.
+    fails after the deadline. ``window``/``windows``: losses an in-memory emulator's outage(s) excuse (`Ledger.check`).
     """
 
     def done() -> LedgerResult | None:
-        result = ledger_of(logs, extra, aws).check(until=until, window=window)
+        result = ledger_of(logs, extra, aws).check(until=until, window=window, windows=windows)
         return result if not result.lost and not result.unknown else None
 
     try:
         return wait_for(done, deadline, interval=2, what="every published message consumed")
     except AssertionError:
-        result = ledger_of(logs, extra, aws).check(until=until, window=window)
+        result = ledger_of(logs, extra, aws).check(until=until, window=window, windows=windows)
         raise AssertionError(
             f"ledger after {deadline:.0f} s: {result.summary()}; lost {result.lost[:10]}; unknown {result.unknown[:10]}"
         ) from None

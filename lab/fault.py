@@ -7,19 +7,28 @@ its kind, and `lab.runner.run_fault` is the one procedure. Adding a fault of a k
 kind adds an injector: ``prepare`` (read what must be known before the fault, e.g. the pods to hit; called before
 the burst), ``inject`` (put it in place, return at once), ``await_reaction`` (wait for Kubernetes and report what it
 did per app, as `Reaction`) and ``undo`` (always called, even after a failed ``inject``).
+
+Faults that do not fit "burst, then inject" describe it instead of writing the procedure out again: ``traffic``
+(`Traffic.INJECTOR`: the injector publishes with `publish`, e.g. inside the fault window or in batches until the
+reaction shows), ``dlq`` (the ledger peeks the DLQ), `Env.windows` (loss windows an in-memory emulator's outage
+excuses), and on a `Reaction` the settled ledger's own checks and timing (``review``, ``first_consumed``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from lab.artifacts import RunArtifacts
 from lab.aws import Aws
-from lab.catalogue import Settings
+from lab.catalogue import Settings, burst
 from lab.deploy import Lab
+from lab.ledger import Ledger, LedgerResult, LossWindow
 from lab.logfollow import LogFollower
 from lab.timeline import Recovery
 
@@ -33,6 +42,14 @@ class Bound(enum.Enum):
 
     NONE = "none (the Deployment or the app itself replaces the container; no probe decides)"
     LIVENESS = "liveness detection: periodSeconds × failureThreshold + timeoutSeconds (lab.probes)"
+    ALLOCATION = "memory allocation: (limit − usage before) at the fault switch's rate (lab.resources.AllocationBounds)"
+
+
+class Traffic(enum.Enum):
+    """Who publishes the fault's test messages (all of them are the run's ledger: `LogFollower.test_published`)."""
+
+    BEFORE = "the runner publishes ``burst`` messages before the injection"
+    INJECTOR = "the injector publishes them (`publish`) where its fault needs them; ``burst`` is its count"
 
 
 def redelivery(settings: Settings) -> float:
@@ -53,6 +70,35 @@ class Env:
     aws: Aws
     logs: LogFollower
     settings: Settings
+    # Loss windows in force for this namespace's ledger (an in-memory emulator's outages; a module with several
+    # keeps them all, the ledger being cumulative): injectors append, the runner settles with them.
+    windows: list[LossWindow] = field(default_factory=list)
+    artifacts: RunArtifacts | None = None  # for an injector's own figures in measurements.jsonl
+    proxy: Any = (
+        None  # the module's fault proxy client, when it routes through one (`lab.toxiproxy`, `lab.faultcontrol`)
+    )
+
+    def record(self, name: str, **data: object) -> None:
+        """Append a measurement when the test passed ``artifacts`` (`RunArtifacts.record`)."""
+        if self.artifacts is not None:
+            self.artifacts.record(name, **data)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The run's ledger once the runner settled it: what a `Reaction`'s ``review`` checks."""
+
+    ledger: Ledger
+    result: LedgerResult
+    published: list[dict]  # the test messages published in this run (by the runner or the injector)
+
+    @property
+    def ids(self) -> set[str]:
+        return {e["id"] for e in self.published}
+
+
+# A check of the settled ledger: more failed checks and notes for the report row.
+Review = Callable[[Settled], tuple[list[str], list[str]]]
 
 
 @dataclass
@@ -62,13 +108,18 @@ class Reaction:
     ``recovery``: its timeline up to Ready (``first_consumed`` is left to the runner, which owns the ledger);
     ``replacement``: the new pod's name when the hit pod was replaced (the runner then counts a message handled by
     it as in flight and times the first message it handled), None when the container restarted in place;
-    ``checks``: this kind's failed checks, phrased as problems; ``notes``: free text for the report row.
+    ``checks``: this kind's failed checks, phrased as problems; ``notes``: free text for the report row;
+    ``review``: checks and notes that need the settled ledger (called with it after the runner's settle);
+    ``first_consumed``: when the first message counts as handled after recovery, from the settled ledger, where the
+    restart rule (`lab.runner.first_consumed`) does not apply (no restart, or "after the fault was lifted").
     """
 
     recovery: Recovery
     replacement: str | None = None
     checks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    review: Review | None = None
+    first_consumed: Callable[[Ledger], float | None] | None = None
 
 
 class Injector(Protocol):
@@ -100,7 +151,8 @@ class Fault:
     ``apps``: the apps the injector hits; ``recorded``: those that get a report row (default: all of them);
     ``burst``: messages the test publishes before the injection; ``mid_batch``: wait until the consumer has handled
     part of the burst before injecting, and fail the consumer's row when no burst message was in flight at the fault
-    (`lab.catalogue.in_flight`); ``settle``: the ledger's deadline from the live settings.
+    (`lab.catalogue.in_flight`); ``settle``: the ledger's deadline from the live settings; ``traffic``: who
+    publishes the burst (`Traffic`); ``dlq``: the ledger peeks the DLQ (a dead-lettered good message fails it).
     """
 
     name: str
@@ -112,10 +164,14 @@ class Fault:
     mid_batch: bool = False
     settle: Callable[[Settings], float] = redelivery_and_drain
     recorded: tuple[str, ...] = ()
+    traffic: Traffic = Traffic.BEFORE
+    dlq: bool = False
 
     def __post_init__(self) -> None:
         if not self.apps:
             raise ValueError(f"{self.name}: a fault hits at least one app")
+        if self.mid_batch and self.traffic is not Traffic.BEFORE:
+            raise ValueError(f"{self.name}: mid_batch waits for the runner's burst, which {self.traffic} leaves out")
         if set(self.records) - set(self.apps):
             raise ValueError(f"{self.name}: recorded apps {self.records} are not all among the hit apps {self.apps}")
 
@@ -132,3 +188,35 @@ class Fault:
     def record_name(self, app: str) -> str:
         """The report row's name: the fault's own with one row, ``"<name> (<app>)"`` with several."""
         return self.name if len(self.records) == 1 else f"{self.name} ({app})"
+
+
+def publish(env: Env, fault: Fault, count: int | None = None, tag: str = "") -> list[dict]:
+    """Publish test messages for ``fault`` (``count``, default its ``burst``), tagged with its id (+ ``tag``).
+
+    Registered with the log follower, so they are part of the run's ledger whoever publishes them.
+    """
+    return burst(env.aws, fault.burst if count is None else count, fault.id + tag, env.logs)
+
+
+T = TypeVar("T")
+
+
+class Held:
+    """Base of an injector whose fault lives in a ``with`` block (a toxic, a proxy fault, the test's Services):
+    ``hold`` enters it (in ``inject`` or ``prepare``), ``lift`` leaves it when the fault ends, ``undo`` if still open.
+    The block's own exit does the proving (e.g. ``Toxiproxy.toxic`` proves the toxic gone)."""
+
+    def __init__(self) -> None:
+        self._blocks = contextlib.ExitStack()
+
+    def hold(self, block: contextlib.AbstractContextManager[T]) -> T:
+        return self._blocks.enter_context(block)
+
+    def lift(self) -> float:
+        """Leave every held block; return the time right before (the fault's last moment)."""
+        last = time.time()
+        self._blocks.close()
+        return last
+
+    def undo(self, env: Env, fault: Fault) -> None:
+        self._blocks.close()

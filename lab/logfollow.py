@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab.kube import Kube, KubectlError
+from lab.kube import Kube, KubectlError, container_status
 from lab.ledger import Ledger, split_line
 from lab.times import parse_time
 
@@ -89,9 +89,9 @@ class LogFollower:
             self._note_readiness(pods)
             for pod in pods:
                 name, app = pod["metadata"]["name"], pod["metadata"]["labels"].get("app", "")
-                for status in pod.get("status", {}).get("containerStatuses", []):
-                    if status["name"] == app:
-                        self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
+                status = container_status(pod, app)  # the app's container is named like the app
+                if status:
+                    self._attach(name, app, int(status.get("restartCount", 0)), status.get("state", {}))
 
     def _note_readiness(self, pods: list[dict]) -> None:
         """Record each app's Ready changes at the pods' own lastTransitionTime (whole seconds), not at scan time."""

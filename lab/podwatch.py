@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from lab.kube import container_status
 from lab.ledger import parse_time
 
 
@@ -31,15 +32,16 @@ class Update:
     ready_since: float | None  # API time, 1 s resolution
 
 
-def parse_update(pod: dict[str, Any], at: float) -> Update | None:
-    """One pod object of the watch -> Update; None while the pod has no container status yet.
+def parse_update(pod: dict[str, Any], at: float, container: str | None = None) -> Update | None:
+    """One pod object of the watch -> Update; None while the pod has no status of that container yet.
 
-    The pod has one container (the manifests' interface: the container is named like its Deployment).
+    ``container``: the one to time; by default the one named like the pod's ``app`` label (the manifests'
+    interface: the container is named like its Deployment), looked up by name, so a sidecar listed first is not it.
     """
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    if not statuses:
+    name = container or ((pod.get("metadata") or {}).get("labels") or {}).get("app", "")
+    status = container_status(pod, name)
+    if not status:
         return None
-    status = statuses[0]
     running = (status.get("state") or {}).get("running") or {}
     conditions: list[dict[str, Any]] = pod["status"].get("conditions") or []
     ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
@@ -105,6 +107,7 @@ class PodWatch:
     kubeconfig: Path
     namespace: str
     pod: str
+    container: str | None = None  # default: the one named like the pod's app label (`parse_update`)
     updates: list[Update] = field(default_factory=list)
     _proc: subprocess.Popen[str] | None = None
     _thread: threading.Thread | None = None
@@ -129,7 +132,7 @@ class PodWatch:
             objects, buffer = split_objects(buffer)
             arrived = time.time()
             for obj in objects:
-                update = parse_update(obj, arrived)
+                update = parse_update(obj, arrived, self.container)
                 if update is not None:
                     self.updates.append(update)
 

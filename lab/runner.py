@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
-from lab.catalogue import burst, first_consumed_after, in_flight, ledger_of, settle
-from lab.fault import Bound, Env, Fault, Reaction
+from lab.catalogue import first_consumed_after, in_flight, ledger_of, settle
+from lab.fault import Bound, Env, Fault, Reaction, Settled, Traffic, publish
 from lab.kube import wait_for
 from lab.ledger import Ledger
 from lab.report.model import FaultRecord
@@ -28,11 +28,13 @@ def run_fault(fault: Fault, env: Env) -> list[FaultRecord]:
     Waits and failures of the injector's own assertions propagate (the test fails; the catalogue still writes a
     report row for it); everything checked after the reaction is a problem in the returned records.
     """
+    start = len(env.logs.test_published)  # the run's messages: whoever publishes them, the follower keeps them
     try:
         prepared = fault.injector.prepare(env, fault)
-        extra = burst(env.aws, fault.burst, fault.id, env.logs)
+        if fault.traffic is Traffic.BEFORE:
+            publish(env, fault)
         if fault.mid_batch:
-            busy(env, extra)
+            busy(env, env.logs.test_published[start:])
         state = fault.injector.inject(env, fault, prepared)
         reactions = fault.injector.await_reaction(env, fault, state)
     finally:
@@ -40,15 +42,23 @@ def run_fault(fault: Fault, env: Env) -> list[FaultRecord]:
     missing = [app for app in fault.records if app not in reactions]
     if missing:
         raise AssertionError(f"{fault.name}: the injector reported no reaction for {missing}")
-    result = settle(env.logs, extra, time.time(), fault.settle(env.settings))
-    ledger = ledger_of(env.logs, extra)
+    extra = list(env.logs.test_published[start:])
+    aws = env.aws if fault.dlq else None
+    result = settle(env.logs, extra, time.time(), fault.settle(env.settings), aws=aws, windows=env.windows)
+    ledger = ledger_of(env.logs, extra, aws)
     records = []
     for app in fault.records:
         reaction = reactions[app]
         recovery = reaction.recovery
-        recovery.first_consumed = first_consumed(ledger, app, reaction)
+        timed = reaction.first_consumed
+        recovery.first_consumed = first_consumed(ledger, app, reaction) if timed is None else timed(ledger)
         checks = list(reaction.checks) + bound_problems(fault, app, reaction)
-        notes = [*reaction.notes, result.summary()]
+        notes = list(reaction.notes)
+        if reaction.review is not None:
+            more_checks, more_notes = reaction.review(Settled(ledger, result, extra))
+            checks += more_checks
+            notes += more_notes
+        notes.append(result.summary())
         if fault.mid_batch and app == "consumer":
             hit = hit_by(ledger, extra, reaction)
             checks += [] if hit else [IDLE]

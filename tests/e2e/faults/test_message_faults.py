@@ -9,142 +9,191 @@ producer and consumer are NOT restarted (liveness does not depend on AWS), they 
 hook recreates topic, queues and subscription; the producer retries and resumes. What an in-memory emulator must
 lose is measured, not hidden: messages published after the last one consumed before the deletion and before the
 first one that made it through the recreated subscription (the loss window, `lab.catalogue.emulator_loss_window`).
-Anything lost outside it fails, and so do more excused losses than the producer can publish inside it.
+Anything lost outside it fails, and so do more excused losses than the producer can publish inside it. The window
+stays in force for the module's later runs (`windows`): the module's ledger is cumulative.
+
+The procedure around each fault (ledger, records) is `lab.runner.run_fault`; `PoisonMessage` and `DeleteEmulator`
+are the injectors of these kinds.
 """
 
 import time
 import uuid
 
+import pytest
+
 from lab.aws import localstack
-from lab.catalogue import (
-    burst,
-    dlq_bodies,
-    first_consumed_after,
-    flow_resumed,
-    ledger_of,
-    replaced_pod,
-    settle,
-)
+from lab.catalogue import dlq_bodies, first_consumed_after, flow_resumed, replaced_pod
 from lab.deploy import SERVICES
 from lab.diagnose import flow_summary
+from lab.fault import Env, Fault, Reaction, Settled, Traffic, publish, redelivery
 from lab.kube import KubectlError, wait_for
 from lab.ledger import parse_events
 from lab.probes import RESTART_SLACK_SECONDS
-from lab.report.record import make_record
+from lab.runner import run_fault
 from lab.services import live_config
 from lab.timeline import Recovery, readiness_round_trip, ready_since, started_at
 
 BURST = 20
 
 
-def test_poison_message_dead_lettered_while_the_rest_is_consumed(deployed_lab, aws, logs, settings, record_fault, run):
-    lab = deployed_lab
-    pod = lab.pod("consumer")
-    restarts = lab.kube.restart_count(pod, "consumer")
-    marker = f"poison-{uuid.uuid4().hex}"
-    injected = time.time()
-    aws.sns.publish(TopicArn=aws.topic_arn(), Message=f"not json {{ {marker}")
-    extra = burst(aws, BURST, "poison-neighbours", logs)
-    deadline = settings.visibility * (settings.max_receive + 1) + settings.receive_wait + RESTART_SLACK_SECONDS
-    wait_for(lambda: any(marker in body for body in dlq_bodies(aws)), deadline, interval=2, what="poison in the DLQ")
-    result = settle(logs, extra, time.time(), settings.redelivery(), aws=aws)
-    ledger = ledger_of(logs, extra, aws)
-    seen = [p for p in ledger.poison if marker in str(p.get("body", ""))]
-    assert 1 <= len(seen) <= settings.max_receive, f"consumer saw the poison {len(seen)} times"
-    assert lab.kube.restart_count(pod, "consumer") == restarts, "a poison message must not restart the consumer"
-    dead_lettered = time.time()
-    recovery = Recovery("poison message", injected=injected, first_consumed=first_consumed_after(ledger, injected))
-    notes = (
-        f"received {len(seen)}× (maxReceiveCount {settings.max_receive}), in the DLQ within "
-        f"{dead_lettered - injected:.0f} s; DLQ holds {len(result.dlq)}; {result.summary()}"
-    )
-    expected = "poison logged, not deleted, moved to the DLQ after maxReceiveCount; the rest consumed; no restart"
-    record_fault(
-        make_record(
-            fault=recovery.fault,
-            expected=expected,
-            recovery=recovery,
-            ledger=ledger,
-            result=result,
-            logs=logs,
-            app="consumer",
-            notes=notes,
-        )
-    )
+@pytest.fixture(scope="module")
+def windows() -> list:
+    """Loss windows of every emulator outage this module made so far (the module's ledger is cumulative)."""
+    return []
 
 
-def test_emulator_pod_deleted_resources_recreated_and_flow_resumes(deployed_lab, logs, settings, record_fault, run):
-    lab = deployed_lab
-    restarts = {app: lab.kube.restart_count(lab.pod(app), app) for app in SERVICES}
-    before = {app: lab.kube.pod(app) for app in SERVICES}
-    interval = float(live_config(lab, "producer").publish_interval)
-    old = lab.pod("localstack")
-    injected = time.time()
-    lab.kube("delete", "pod", old, "--wait=false")
-    bound = lab.progress_deadline("localstack")  # the Deployment's own bound for a new pod to become available
-    new = replaced_pod(lab, "localstack", old, bound)
-    readiness = lab.probe("localstack", "readinessProbe")
-    window_wait = readiness.window() + RESTART_SLACK_SECONDS
-    with localstack(lab) as aws:
-        topic = wait_for(aws.topic_arn, window_wait, what="topic recreated by the init hook")
-        wait_for(lambda: aws.subscriptions(topic), window_wait, what="subscription recreated")
-    for app in SERVICES:
-        app_readiness = lab.probe(app, "readinessProbe")
-        lab.kube.wait("condition=Ready", app_readiness.ready_deadline() + window_wait, f"pod/{lab.pod(app)}")
-    # Flow resumed: a message the producer published after the recovery has been consumed.
-    try:
-        resumed, window = flow_resumed(
-            logs,
-            injected,
-            settings.redelivery(),
-            interval,
-            what="a message published after the emulator restart consumed",
+class PoisonMessage:
+    """An unparsable body through the topic, then ``burst`` good neighbours; the redrive must dead-letter it."""
+
+    def prepare(self, env: Env, fault: Fault):
+        pod = env.lab.pod("consumer")
+        return pod, env.lab.kube.restart_count(pod, "consumer")
+
+    def inject(self, env: Env, fault: Fault, prepared):
+        marker = f"poison-{uuid.uuid4().hex}"
+        injected = time.time()
+        env.aws.sns.publish(TopicArn=env.aws.topic_arn(), Message=f"not json {{ {marker}")
+        publish(env, fault)  # the neighbours: every one of them must be consumed around the poison
+        return prepared, marker, injected
+
+    def await_reaction(self, env: Env, fault: Fault, state) -> dict[str, Reaction]:
+        (pod, restarts), marker, injected = state
+        settings = env.settings
+        deadline = settings.visibility * (settings.max_receive + 1) + settings.receive_wait + RESTART_SLACK_SECONDS
+        wait_for(
+            lambda: any(marker in body for body in dlq_bodies(env.aws)), deadline, interval=2, what="poison in the DLQ"
         )
-    except AssertionError as exc:  # say which side stalled: CI shows only this text
+        dead_lettered = time.time()
+
+        def review(settled: Settled) -> tuple[list[str], list[str]]:
+            seen = [p for p in settled.ledger.poison if marker in str(p.get("body", ""))]
+            checks = [] if 1 <= len(seen) <= settings.max_receive else [f"consumer saw the poison {len(seen)} times"]
+            if env.lab.kube.restart_count(pod, "consumer") != restarts:
+                checks.append("a poison message must not restart the consumer")
+            notes = [
+                f"received {len(seen)}× (maxReceiveCount {settings.max_receive}), in the DLQ within "
+                f"{dead_lettered - injected:.0f} s; DLQ holds {len(settled.result.dlq)}"
+            ]
+            return checks, notes
+
+        recovery = Recovery(fault.name, injected=injected)
+        return {
+            "consumer": Reaction(
+                recovery, review=review, first_consumed=lambda ledger: first_consumed_after(ledger, injected)
+            )
+        }
+
+    def undo(self, env: Env, fault: Fault) -> None:
+        """Nothing to undo: the redrive policy removes the poison from the queue."""
+
+
+class DeleteEmulator:
+    """``kubectl delete pod`` of LocalStack: state lost, resources recreated by the init hook, the flow resumes."""
+
+    def prepare(self, env: Env, fault: Fault):
+        lab = env.lab
+        restarts = {app: lab.kube.restart_count(lab.pod(app), app) for app in SERVICES}
+        before = {app: lab.kube.pod(app) for app in SERVICES}
+        return restarts, before, float(live_config(lab, "producer").publish_interval), lab.pod("localstack")
+
+    def inject(self, env: Env, fault: Fault, prepared):
+        injected = time.time()
+        env.lab.kube("delete", "pod", prepared[-1], "--wait=false")
+        return prepared, injected
+
+    def await_reaction(self, env: Env, fault: Fault, state) -> dict[str, Reaction]:
+        (restarts, before, interval, old), injected = state
+        lab, logs = env.lab, env.logs
+        bound = lab.progress_deadline("localstack")  # the Deployment's own bound for a new pod to become available
+        new = replaced_pod(lab, "localstack", old, bound)
+        readiness = lab.probe("localstack", "readinessProbe")
+        window_wait = readiness.window() + RESTART_SLACK_SECONDS
+        with localstack(lab) as aws:
+            topic = wait_for(aws.topic_arn, window_wait, what="topic recreated by the init hook")
+            wait_for(lambda: aws.subscriptions(topic), window_wait, what="subscription recreated")
+        for app in SERVICES:
+            app_readiness = lab.probe(app, "readinessProbe")
+            lab.kube.wait("condition=Ready", app_readiness.ready_deadline() + window_wait, f"pod/{lab.pod(app)}")
+        # Flow resumed: a message the producer published after the recovery has been consumed.
         try:
-            endpoints = lab.kube("get", "endpointslices", "-l", "kubernetes.io/service-name=localstack", "-o", "wide")
-        except KubectlError as error:
-            endpoints = f"unreadable ({error})"
-        state = flow_summary(logs.texts(), logs.streams(), injected, time.time())
-        raise AssertionError(f"{exc} | {state} | localstack endpoints: {' '.join(endpoints.split())}") from None
-    ledger = logs.ledger()
-    result = settle(logs, [], time.time(), settings.redelivery(), window=window)
-    round_trips = [readiness_round_trip(before[app], lab.kube.pod(app), injected) for app in SERVICES]
-    for app in SERVICES:
-        assert lab.kube.restart_count(lab.pod(app), app) == restarts[app], f"{app} restarted: liveness depends on AWS"
-    retry_events = [e for e in logs_events(logs, "producer") if e["event"] == "publish_retry" and e["_t"] >= injected]
-    assert retry_events, "the producer never retried during the outage"
-    recovery = Recovery(
-        "emulator (LocalStack) pod deleted",
-        injected=injected,
-        restarted=started_at(new, "localstack"),
-        ready=ready_since(new),
-        first_consumed=resumed,
-    )
-    excused = sorted(ledger.published_at(m) - injected for m in result.excused)
-    span = f"published {excused[0]:+.1f} s to {excused[-1]:+.1f} s around the deletion" if excused else "none"
-    notes = (
-        f"lost to the in-memory emulator: {len(result.excused)} of at most {window.max_excused} ({span}; window "
-        f"{window.start - injected:+.1f} s to {window.end - injected:+.1f} s); "
-        f"producer retried {len(retry_events)}×; {result.summary()}"
-    )
-    expected = "no producer/consumer restart; NotReady then Ready; resources recreated; flow resumes; loss ⊆ window"
-    checks = [problem for problem in round_trips if problem is not None]
-    record_fault(
-        make_record(
-            fault=recovery.fault,
-            expected=expected,
-            recovery=recovery,
-            ledger=ledger,
-            result=result,
-            logs=logs,
-            app="consumer",
-            notes=notes,
-            checks=checks,
+            resumed, window = flow_resumed(
+                logs,
+                injected,
+                env.settings.redelivery(),
+                interval,
+                what="a message published after the emulator restart consumed",
+            )
+        except AssertionError as exc:  # say which side stalled: CI shows only this text
+            raise AssertionError(f"{exc} | {stall_state(env, injected)}") from None
+        env.windows.append(window)
+
+        def review(settled: Settled) -> tuple[list[str], list[str]]:
+            checks = [p for app in SERVICES if (p := readiness_round_trip(before[app], lab.kube.pod(app), injected))]
+            checks += [
+                f"{app} restarted: liveness depends on AWS"
+                for app in SERVICES
+                if lab.kube.restart_count(lab.pod(app), app) != restarts[app]
+            ]
+            retried = [
+                e for e in logs_events(logs, "producer") if e["event"] == "publish_retry" and e["_t"] >= injected
+            ]
+            checks += [] if retried else ["the producer never retried during the outage"]
+            ledger, excused = settled.ledger, settled.result.excused
+            offsets = sorted(ledger.published_at(m) - injected for m in excused)
+            span = f"published {offsets[0]:+.1f} s to {offsets[-1]:+.1f} s around the deletion" if offsets else "none"
+            notes = [
+                f"lost to the in-memory emulator: {len(excused)} of at most {window.max_excused} ({span}; window "
+                f"{window.start - injected:+.1f} s to {window.end - injected:+.1f} s); producer retried {len(retried)}×"
+            ]
+            return checks, notes
+
+        recovery = Recovery(
+            fault.name, injected=injected, restarted=started_at(new, "localstack"), ready=ready_since(new)
         )
-    )
+        return {"consumer": Reaction(recovery, review=review, first_consumed=lambda _: resumed)}
+
+    def undo(self, env: Env, fault: Fault) -> None:
+        """Nothing to undo: the Deployment replaces the pod and the init hook recreates the resources."""
+
+
+def stall_state(env: Env, injected: float) -> str:
+    """Which side stalled when the flow did not resume: the followed logs' state and LocalStack's endpoints."""
+    try:
+        endpoints = env.lab.kube("get", "endpointslices", "-l", "kubernetes.io/service-name=localstack", "-o", "wide")
+    except KubectlError as error:
+        endpoints = f"unreadable ({error})"
+    state = flow_summary(env.logs.texts(), env.logs.streams(), injected, time.time())
+    return f"{state} | localstack endpoints: {' '.join(endpoints.split())}"
 
 
 def logs_events(logs, app: str) -> list[dict]:
     """Every application event logged by the pods of ``app`` (all generations)."""
     return [e for pod, text in logs.texts().items() if pod.startswith(f"{app}-") for e in parse_events(text)]
+
+
+FAULTS = [
+    Fault(
+        "poison message",
+        ("consumer",),
+        PoisonMessage(),
+        "poison logged, not deleted, moved to the DLQ after maxReceiveCount; the rest consumed; no restart",
+        burst=BURST,
+        traffic=Traffic.INJECTOR,  # the neighbours follow the poison
+        settle=redelivery,
+        dlq=True,
+    ),
+    Fault(
+        "emulator (LocalStack) pod deleted",
+        ("consumer",),
+        DeleteEmulator(),
+        "no producer/consumer restart; NotReady then Ready; resources recreated; flow resumes; loss ⊆ window",
+        burst=0,
+        traffic=Traffic.INJECTOR,  # the producer's own traffic is what the outage hits
+        settle=redelivery,
+    ),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
+def test_message_fault(deployed_lab, aws, logs, settings, record_fault, windows, fault, run):
+    record_fault(*run_fault(fault, Env(deployed_lab, aws, logs, settings, windows=windows)))

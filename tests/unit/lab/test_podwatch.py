@@ -11,6 +11,7 @@ def pod(restarts: int, started: str | None, ready: bool, since: str) -> dict:
     state = {"running": {"startedAt": started}} if started else {"waiting": {"reason": "ContainerCreating"}}
     return {
         "kind": "Pod",
+        "metadata": {"labels": {"app": "app"}},
         "status": {
             "containerStatuses": [{"name": "app", "restartCount": restarts, "state": state}],
             "conditions": [
@@ -65,3 +66,13 @@ def test_restart_to_ready_is_none_until_both_ends_are_seen():
     assert restart_to_ready(seen, restarts_before=0) is None
     # Ready of the old container does not count as Ready of the new one
     assert restart_to_ready(updates(ready_before), restarts_before=0) is None
+
+
+def test_parse_update_times_the_apps_container_not_a_sidecar_listed_first():
+    """The container is looked up by name (`lab.kube.container_status`), not taken as the first status."""
+    obj = pod(2, "2026-11-30T01:40:12Z", True, "2026-11-30T01:40:14Z")
+    obj["status"]["containerStatuses"].insert(0, {"name": "sidecar", "restartCount": 7, "state": {}})
+    update = parse_update(obj, 100.0)
+    assert update is not None and update.restarts == 2
+    assert parse_update(obj, 100.0, container="sidecar").restarts == 7
+    assert parse_update(obj, 100.0, container="missing") is None
