@@ -10,8 +10,10 @@ Every node action is a method here (`KindNodes`): the faults never ask which pro
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +84,33 @@ class KindNodes:
                               f"io.kubernetes.pod.name={pod}", "-o", "yaml")  # fmt: skip
         return [c["metadata"]["name"] for c in (yaml.safe_load(listed) or {}).get("containers") or []]
 
-    def pod_logs(self, node: str, namespace: str, pod: str, uid: str, container: str) -> dict[int, str]:
-        """The container's log files on the node (CRI format), by container restart number, copied with
-        ``docker cp``, which also reads a stopped node: they outlive the kubelet and the API's view of the pod, until
-        the kubelet's garbage collection removes them (so the faults copy them before the kubelet is back)."""
+    @staticmethod
+    def log_folder(namespace: str, pod: str, uid: str, container: str) -> str:
+        """Where the node's runtime writes the container's log, one ``<restart>.log`` per container generation."""
+        return f"/var/log/pods/{namespace}_{pod}_{uid}/{container}"
+
+    def pod_logs(self, node: str, folder: str) -> dict[int, str]:
+        """The container's log files in ``folder`` on the node (CRI format), by container generation, copied with
+        ``docker cp``, which also reads a stopped node. They outlive the kubelet and the API's view of the pod, until
+        the kubelet removes the dead container (then its log goes too)."""
         with tempfile.TemporaryDirectory(prefix="lab-podlogs-") as tmp:
-            source = f"{node}:/var/log/pods/{namespace}_{pod}_{uid}/{container}/."
-            self._docker("cp", source, tmp)
+            self._docker("cp", f"{node}:{folder}/.", tmp)
             files = [f for f in Path(tmp).glob("*.log") if f.name.split(".")[0].isdigit()]
             return {int(f.name.split(".")[0]): f.read_text(errors="replace") for f in files}
+
+    @contextlib.contextmanager
+    def tail(self, node: str, path: str, seconds: float) -> Iterator[Path]:
+        """A file on the node followed from its first line (``tail -F``, ended on the node after ``seconds``) into a
+        local file: it keeps what was written even if the kubelet deletes the file right after the container exits."""
+        local = Path(tempfile.mkstemp(prefix="lab-tail-", suffix=".log")[1])
+        with local.open("wb") as out:
+            argv = ["docker", "exec", node, "timeout", str(int(seconds)), "tail", "-n", "+1", "-F", path]
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        try:
+            yield local
+        finally:
+            proc.terminate()  # the docker client; the tail on the node ends by its own timeout
+            proc.wait(timeout=DOCKER_TIMEOUT)
 
 
 MULTINODE: dict[Any, type[KindNodes]] = {LabKindManager: KindNodes}

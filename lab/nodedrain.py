@@ -24,8 +24,8 @@ from lab.deploy import Lab
 from lab.fault import Env, Fault, Reaction
 from lab.kube import Kube, holds, wait_for
 from lab.ledger import parse_events
-from lab.nodefaults import consumers_by_node, workers
-from lab.nodeinjectors import Target, replacement, target
+from lab.nodefaults import Target, consumers_by_node, replacement, target, workers
+from lab.nodeinjectors import stopped
 from lab.probes import RESTART_SLACK_SECONDS
 from lab.timeline import Recovery, event_time, ready_since, started_at
 
@@ -48,10 +48,8 @@ def stopped_event(env: Env, pod: str) -> dict:
     """The evicted consumer's own ``stopped`` line (exit code, drain seconds), bounded by its grace period."""
     grace = env.settings.grace["consumer"]
 
-    def stopped() -> dict | None:
-        return next((e for e in parse_events(env.logs.texts().get(pod, "")) if e["event"] == "stopped"), None)
-
-    return wait_for(stopped, grace + RESTART_SLACK_SECONDS, what=f"{pod} logged 'stopped'")
+    return wait_for(lambda: stopped(parse_events(env.logs.texts().get(pod, ""))), grace + RESTART_SLACK_SECONDS,
+                    what=f"{pod} logged 'stopped'")  # fmt: skip
 
 
 def spread(lab: Lab, deadline: float) -> None:

@@ -11,15 +11,18 @@ consumer's pod spec) and states the windows the faults are held to; nothing here
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from dataclasses import dataclass
 
 from lab.deploy import Lab
 from lab.eks import render
-from lab.kube import Kube
+from lab.fault import Env
+from lab.kube import Kube, container_status, wait_for
 from lab.multinode import KindNodes
 from lab.nodes import NODE_TAINTS, OVERLAY_DIR, eviction_delay
+from lab.timeline import ready_since
 from lab.times import parse_time
 from lab.verdict import DETECTION_TOLERANCE_SECONDS
 
@@ -85,7 +88,7 @@ class NodeSettings:
             *pods[0]["spec"]["containers"][0].get("args", []),
         ]
         grace, period = flag(command, "node-monitor-grace-period"), flag(command, "node-monitor-period")
-        configz = cluster.json("get", "--raw", f"/api/v1/nodes/{worker}/proxy/configz")["kubeletconfig"]
+        configz = json.loads(cluster("get", "--raw", f"/api/v1/nodes/{worker}/proxy/configz"))["kubeletconfig"]
         lease = float(configz.get("nodeLeaseDurationSeconds", DEFAULT_LEASE_SECONDS))
         toleration = eviction_delay(lab.kube.deployment("consumer")["spec"]["template"]["spec"], UNREACHABLE)
         if toleration is None:
@@ -151,3 +154,53 @@ def consumers_by_node(lab: Lab) -> dict[str, list[dict]]:
 def workers(kube: Kube) -> list[str]:
     items = Kube(kube.manager).json("get", "nodes", "-l", "!node-role.kubernetes.io/control-plane")["items"]
     return sorted(n["metadata"]["name"] for n in items)
+
+
+@dataclass
+class Target:
+    """The worker to cut off, the consumer on it, the other consumers, and the live settings."""
+
+    node: str
+    pod: dict
+    others: list[str]
+    settings: NodeSettings
+    ready_bound: float  # readiness bound of a replacement (its probe's initial delay + ready deadline)
+
+    @property
+    def name(self) -> str:
+        return str(self.pod["metadata"]["name"])
+
+    def log_folder(self, lab: NodesLab) -> str:
+        return lab.nodes.log_folder(lab.namespace, self.name, self.pod["metadata"]["uid"], "consumer")
+
+    @property
+    def generation(self) -> int:
+        """The consumer container's restart count: its current log file on the node is ``<generation>.log``."""
+        return int(container_status(self.pod, "consumer").get("restartCount", 0))
+
+
+def target(env: Env) -> Target:
+    """The first worker and its consumer; one consumer per worker is the precondition (`lab.nodedrain.spread`)."""
+    by_node = consumers_by_node(env.lab)
+    nodes = workers(env.lab.kube)
+    assert all(len(by_node.get(n, [])) == 1 for n in nodes), f"not one consumer per worker: {by_node.keys()}"
+    readiness = env.lab.probe("consumer", "readinessProbe")
+    pod = by_node[nodes[0]][0]
+    others = [p["metadata"]["name"] for n, pods in by_node.items() for p in pods if p is not pod]
+    ready_bound = readiness.initial_delay + readiness.ready_deadline()
+    return Target(nodes[0], pod, others, NodeSettings.read(env.lab, nodes[0]), ready_bound)
+
+
+def nodes_of(env: Env) -> NodesLab:
+    assert isinstance(env.lab, NodesLab), "node faults run on the lab deployed from deploy/nodes (NodesLab)"
+    return env.lab
+
+
+def replacement(env: Env, old: Target, deadline: float) -> dict:
+    """The new consumer, Ready on another node than the cut-off one."""
+
+    def ready_new() -> dict | None:
+        pods = [p for p in env.lab.kube.pods("consumer") if p["metadata"]["name"] not in (old.name, *old.others)]
+        return next((p for p in pods if ready_since(p) is not None and p["spec"]["nodeName"] != old.node), None)
+
+    return wait_for(ready_new, deadline, what=f"a Ready replacement of {old.name} on another node")

@@ -12,13 +12,12 @@ The old pod's log is read from the node's files (`lab.nodelogs`): no ``kubectl l
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from lab.catalogue import burst
 from lab.fault import Env, Fault, Reaction
 from lab.kube import wait_for
 from lab.ledger import parse_events
-from lab.nodefaults import NodeSettings, NodesLab, consumers_by_node, evicted_at, node_ready, outside, workers
+from lab.nodefaults import NodesLab, Target, evicted_at, node_ready, nodes_of, outside, replacement, target
 from lab.nodelogs import cri_lines, rescue
 from lab.probes import RESTART_SLACK_SECONDS
 from lab.providers import READY_TIMEOUT
@@ -27,46 +26,14 @@ from lab.timeline import Recovery, ready_since, started_at
 CUT_BURST = 40  # messages published while the kubelet is away: several receives' worth for three consumers
 
 
-@dataclass
-class Target:
-    """The worker to cut off, the consumer on it, the other consumers, and the live settings."""
-
-    node: str
-    pod: dict
-    others: list[str]
-    settings: NodeSettings
-    ready_bound: float  # readiness bound of a replacement (its probe's initial delay + ready deadline)
-
-    @property
-    def name(self) -> str:
-        return str(self.pod["metadata"]["name"])
+def node_events(files: dict[int, str]) -> list[dict]:
+    """The app's events in a container's CRI log files (`lab.multinode.KindNodes.pod_logs`)."""
+    return [e for _, text in sorted(files.items()) for e in parse_events("\n".join(cri_lines(text)))]
 
 
-def target(env: Env) -> Target:
-    """The first worker and its consumer; one consumer per worker is the precondition (`lab.nodespread.spread`)."""
-    by_node = consumers_by_node(env.lab)
-    nodes = workers(env.lab.kube)
-    assert all(len(by_node.get(n, [])) == 1 for n in nodes), f"not one consumer per worker: {by_node.keys()}"
-    readiness = env.lab.probe("consumer", "readinessProbe")
-    pod = by_node[nodes[0]][0]
-    others = [p["metadata"]["name"] for n, pods in by_node.items() for p in pods if p is not pod]
-    ready_bound = readiness.initial_delay + readiness.ready_deadline()
-    return Target(nodes[0], pod, others, NodeSettings.read(env.lab, nodes[0]), ready_bound)
-
-
-def nodes_of(env: Env) -> NodesLab:
-    assert isinstance(env.lab, NodesLab), "node faults run on the lab deployed from deploy/nodes (NodesLab)"
-    return env.lab
-
-
-def replacement(env: Env, old: Target, deadline: float) -> dict:
-    """The new consumer, Ready on another node than the cut-off one."""
-
-    def ready_new() -> dict | None:
-        pods = [p for p in env.lab.kube.pods("consumer") if p["metadata"]["name"] not in (old.name, *old.others)]
-        return next((p for p in pods if ready_since(p) is not None and p["spec"]["nodeName"] != old.node), None)
-
-    return wait_for(ready_new, deadline, what=f"a Ready replacement of {old.name} on another node")
+def stopped(events: list[dict]) -> dict | None:
+    """The app's last ``stopped`` line (exit code, drain seconds), if it logged one."""
+    return next((e for e in reversed(events) if e.get("event") == "stopped"), None)
 
 
 class CutOffNode:
@@ -155,8 +122,7 @@ class LoseNode(CutOffNode):
     def restore(self, env: Env, old: Target) -> tuple[list[str], list[str]]:
         lab = nodes_of(env)
         # While the node is stopped: once its kubelet runs again it may garbage-collect the evicted pod's log.
-        rescued = rescue(env.logs, old.name, lab.nodes.pod_logs(old.node, lab.namespace, old.name,
-                                                                old.pod["metadata"]["uid"], "consumer"))  # fmt: skip
+        rescued = rescue(env.logs, old.name, lab.nodes.pod_logs(old.node, old.log_folder(lab)))
         started = time.time()
         lab.nodes.start_node(old.node)
         ready = self.node_back(env, old)
@@ -181,9 +147,8 @@ class StopKubelet(CutOffNode):
 
     def consumed_after(self, env: Env, old: Target, since: float) -> list[dict]:
         lab = nodes_of(env)
-        files = lab.nodes.pod_logs(old.node, lab.namespace, old.name, old.pod["metadata"]["uid"], "consumer")
-        events = [e for text in files.values() for e in parse_events("\n".join(cri_lines(text)))]
-        return [e for e in events if e.get("event") == "consumed" and (e.get("_t") or 0) >= since]
+        files = lab.nodes.pod_logs(old.node, old.log_folder(lab))
+        return [e for e in node_events(files) if e.get("event") == "consumed" and (e.get("_t") or 0) >= since]
 
     def while_cut(self, env: Env, old: Target, evicted: float) -> tuple[list[str], list[str]]:
         lab = nodes_of(env)
@@ -202,23 +167,29 @@ class StopKubelet(CutOffNode):
 
     def restore(self, env: Env, old: Target) -> tuple[list[str], list[str]]:
         lab, grace = nodes_of(env), env.settings.grace["consumer"]
-        started = time.time()
-        lab.nodes.start_kubelet(old.node)
-        wait_for(lambda: not lab.nodes.running_containers(old.node, old.name), READY_TIMEOUT + grace,
-                 what=f"{old.name}'s container stopped once the kubelet is back")  # fmt: skip
-        killed = time.time()
-        # Right after the container exited, before the pod object goes (the kubelet then collects its log folder).
-        uid = old.pod["metadata"]["uid"]
-        files = lab.nodes.pod_logs(old.node, lab.namespace, old.name, uid, "consumer")
+        back = READY_TIMEOUT + grace  # the kubelet up (the lab's bound for a node), then the pod's grace period
+        folder, checks = old.log_folder(lab), []
+        files = lab.nodes.pod_logs(old.node, folder)  # every generation so far: nothing collects them yet
+        # The current generation is followed through the kill: the kubelet removes a dead container's log with it.
+        with lab.nodes.tail(old.node, f"{folder}/{old.generation}.log", back + RESTART_SLACK_SECONDS) as copy:
+            started = time.time()
+            lab.nodes.start_kubelet(old.node)
+            wait_for(lambda: not lab.nodes.running_containers(old.node, old.name), back,
+                     what=f"{old.name}'s container stopped once the kubelet is back")  # fmt: skip
+            killed = time.time()
+            try:
+                stop = wait_for(lambda: stopped(node_events({0: copy.read_text()})), RESTART_SLACK_SECONDS,
+                                what=f"{old.name}'s 'stopped' line in its node log")  # fmt: skip
+            except AssertionError as exc:
+                stop, checks = {}, [str(exc)]
+            files[old.generation] = copy.read_text()
         rescued = rescue(env.logs, old.name, files)
         self.cut_nodes.discard(old.node)
-        stops = [e for t in files.values() for e in parse_events("\n".join(cri_lines(t))) if e["event"] == "stopped"]
-        checks = [] if stops and stops[-1].get("exit_code") == 0 else [f"{old.name} logged no clean stop: {stops}"]
-        if stops and float(stops[-1].get("drain_seconds") or 0) >= grace:
-            checks.append(f"{old.name} drained {stops[-1].get('drain_seconds')} s ≥ grace {grace:g} s")
-        deleted = self.gone(env, old, READY_TIMEOUT + grace)
-        return checks, [f"kubelet back: old container stopped {killed - started:.0f} s later "
-                        f"({stops[-1] if stops else 'no stop logged'}), pod deleted {deleted - started:.0f} s later; "
+        if stop and (stop.get("exit_code") != 0 or float(stop.get("drain_seconds") or 0) >= grace):
+            checks.append(f"{old.name} did not stop cleanly within its grace {grace:g} s: {stop}")
+        deleted = self.gone(env, old, back)
+        return checks, [f"kubelet back: old container stopped {killed - started:.0f} s later (drained in "
+                        f"{stop.get('drain_seconds')} s), pod deleted {deleted - started:.0f} s later; "
                         f"{rescued} log lines read from the node"]  # fmt: skip
 
     def undo(self, env: Env, fault: Fault) -> None:
