@@ -55,6 +55,10 @@ class KindNodes:
             return LabCluster(choice, manager, False, say)
         say(f"creating kind cluster {name}: 1 control plane + {WORKERS} workers")
         manager = _create(LabKindManager(None, str(config)), version, LabKindManager.create_options)
+        # kind's --wait covers the control plane; a worker still NotReady (tainted) would leave the spread constraint
+        # one worker, and both consumers would start there. Bound: the lab's for a node to come up.
+        run(["kubectl", "--kubeconfig", str(manager.kubeconfig), "wait", "--for=condition=Ready", "nodes", "--all",
+             f"--timeout={READY_TIMEOUT}s"], say, READY_TIMEOUT + DOCKER_TIMEOUT)  # fmt: skip
         return LabCluster(choice, manager, True, say)
 
     def _docker(self, *argv: str) -> str:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lab.logfollow import LogFollower
 from lab.multinode import MULTINODE, KindNodes, kind_config
@@ -106,3 +107,20 @@ def test_without_the_node_copy_the_cut_off_consumers_message_is_missing(tmp_path
     logs = LogFollower(None, tmp_path)  # type: ignore[arg-type]
     (tmp_path / "consumer-x.0.log").write_text(f"2026-12-04T19:00:01.5Z {consumed('1.5', 'a')}\n")
     assert "b" not in logs.ledger().consumed
+
+
+def test_docs_state_the_defaults_and_the_windows_the_faults_use():
+    """docs/nodes.md's settings table gives the defaults of `lab.nodefaults` and deploy/nodes' eviction delay."""
+    from lab.nodefaults import DEFAULT_GRACE_PERIOD, DEFAULT_LEASE_SECONDS, DEFAULT_MONITOR_PERIOD, LEASE_RENEW_FRACTION
+    from lab.nodes import NODE_TAINTS, OVERLAY_DIR, eviction_delay
+
+    text = " ".join((Path(__file__).resolve().parents[3] / "docs" / "nodes.md").read_text().split())
+    patch = yaml.safe_load((OVERLAY_DIR / "patch-consumer.yaml").read_text())  # the overlay's own, no kubectl here
+    delay = eviction_delay(patch["spec"]["template"]["spec"], NODE_TAINTS[1])
+    assert f"else the 1.34 default | {DEFAULT_GRACE_PERIOD:g} s (default) |" in text
+    assert f"`--node-monitor-period`, else the default | {DEFAULT_MONITOR_PERIOD:g} s (default) |" in text
+    assert (
+        f"× {LEASE_RENEW_FRACTION:g} (the Lease renewal) | {DEFAULT_LEASE_SECONDS * LEASE_RENEW_FRACTION:g} s |" in text
+    )
+    assert f"| {delay:g} s (deploy/nodes) |" in text
+    assert "grace − heartbeat" in text and "stop + grace + 2 × period" in text  # `NodeSettings.notready_window`
