@@ -33,7 +33,7 @@ def kind_config(name: str, version: str | None, workers: int = WORKERS) -> dict[
     node-monitor grace period is left at Kubernetes' default (the faults read it back from the live controller):
     a shorter one would make a 2-core machine's late heartbeat look like a lost node."""
     image = f"kindest/node:v{api_version(version)}"
-    nodes = [{"role": "control-plane", "image": image}] + [{"role": "worker", "image": image}] * workers
+    nodes = [{"role": "control-plane", "image": image}] + [{"role": "worker", "image": image} for _ in range(workers)]
     return {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": name, "nodes": nodes}
 
 

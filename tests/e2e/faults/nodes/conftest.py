@@ -4,11 +4,13 @@ Why here, under tests/e2e/faults: the node faults are catalogue faults, so they 
 ``settings`` and ``record_fault`` and land in its report and JUnit file like every other fault. Only these are
 overridden, for this folder alone:
 
-- ``cluster``      package. A multi-node cluster of the chosen provider's kind (`lab.multinode.MULTINODE`: kind
-                   only), named ``lab-nodes``, with the same images built and loaded as the session's one-node
-                   cluster (`lab.cluster.LabCluster`), deleted at the end unless it existed or ``--keep-cluster``.
-                   A provider that cannot make one skips the folder with one line; CI runs it on kind.
-- ``kubectl``      package. kubectl against that cluster (``namespace`` and everything after it follow).
+- ``cluster``      module (not "package": without an ``__init__.py`` pytest makes that the session, and the 3-node
+                   cluster would outlive the folder beside the one-node one). A multi-node cluster of the chosen
+                   provider's kind (`lab.multinode.MULTINODE`: kind only), named ``lab-nodes``, with the same images
+                   built and loaded as the session's one-node cluster (`lab.cluster.LabCluster`), deleted at the end
+                   unless it existed or ``--keep-cluster``. A provider that cannot make one skips the folder with one
+                   line; CI runs it on kind.
+- ``kubectl``      module. kubectl against that cluster (``namespace`` and everything after it follow).
 - ``deployed_lab`` module. `lab.nodefaults.NodesLab`: deploy/nodes (two consumers spread over the workers, the
                    PodDisruptionBudget, the 10 s eviction delay, LocalStack and the producer on the control plane)
                    rolled out, with the node actions of the cluster's kind.
@@ -31,9 +33,9 @@ from tests.e2e.conftest import cluster_options, deploy, sayer
 NAME = "lab-nodes"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def cluster(pytestconfig) -> Iterator[lab_cluster.LabCluster]:
-    """The node faults' own cluster, started once for this folder and deleted after its last test."""
+    """The node faults' own cluster, started for the folder's one module and deleted after its last test."""
     say = sayer(pytestconfig)
     choice = lab_cluster.choose(cluster_options(pytestconfig))
     nodes = MULTINODE.get(choice.provider)
@@ -54,7 +56,7 @@ def cluster(pytestconfig) -> Iterator[lab_cluster.LabCluster]:
         lab.teardown(keep=pytestconfig.getoption("keep_cluster"))
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def kubectl(cluster) -> Kube:
     return Kube(cluster.manager)
 
