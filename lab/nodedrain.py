@@ -24,9 +24,10 @@ from lab.deploy import Lab
 from lab.fault import Env, Fault, Reaction
 from lab.kube import Kube, holds, wait_for
 from lab.ledger import parse_events
-from lab.nodefaults import Target, consumers_by_node, replacement, target, workers
+from lab.nodefaults import Target, consumers_by_node, node_ready, replacement, target, workers
 from lab.nodeinjectors import stopped
 from lab.probes import RESTART_SLACK_SECONDS
+from lab.providers import READY_TIMEOUT
 from lab.timeline import Recovery, event_time, ready_since, started_at
 
 DRAIN_RETRY_SECONDS = 5.0  # kubectl drain: "will retry after 5s" after a refused eviction (fixed in k8s.io/kubectl)
@@ -59,6 +60,12 @@ def spread(lab: Lab, deadline: float) -> None:
     nodes = workers(lab.kube)
     for node in nodes:
         cluster("uncordon", node)
+
+    def schedulable() -> bool:  # a worker just back still carries the controller's taints for one monitor pass
+        items = cluster.json("get", "nodes", "-l", "!node-role.kubernetes.io/control-plane")["items"]
+        return all(node_ready(cluster, n["metadata"]["name"])[0] and not n["spec"].get("taints") for n in items)
+
+    wait_for(schedulable, READY_TIMEOUT, what="every worker Ready and untainted")
     for pods in consumers_by_node(lab).values():
         if len(pods) > 1:
             lab.kube("delete", "pod", pods[-1]["metadata"]["name"], "--wait=false")

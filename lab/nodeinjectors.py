@@ -188,9 +188,10 @@ class StopKubelet(CutOffNode):
         if stop and (stop.get("exit_code") != 0 or float(stop.get("drain_seconds") or 0) >= grace):
             checks.append(f"{old.name} did not stop cleanly within its grace {grace:g} s: {stop}")
         deleted = self.gone(env, old, back)
+        ready = self.node_back(env, old)
         return checks, [f"kubelet back: old container stopped {killed - started:.0f} s later (drained in "
-                        f"{stop.get('drain_seconds')} s), pod deleted {deleted - started:.0f} s later; "
-                        f"{rescued} log lines read from the node"]  # fmt: skip
+                        f"{stop.get('drain_seconds')} s), pod deleted {deleted - started:.0f} s, node Ready "
+                        f"{ready - started:.0f} s later; {rescued} log lines read from the node"]  # fmt: skip
 
     def undo(self, env: Env, fault: Fault) -> None:
         for node in sorted(self.cut_nodes):
