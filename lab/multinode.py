@@ -24,7 +24,7 @@ from lab.offline import Say, prepend_path, run, tool_env
 from lab.providers import READY_TIMEOUT, LabKindManager, _create, api_version
 
 WORKERS = 2
-DOCKER_TIMEOUT = 60  # seconds for one docker command on a node container (`docker stop` waits 10 s, then kills)
+DOCKER_TIMEOUT = 60  # seconds for one docker command on a node container (a kill, a start, an exec, a copy)
 
 
 def kind_config(name: str, version: str | None, workers: int = WORKERS) -> dict[str, Any]:
@@ -67,9 +67,12 @@ class KindNodes:
             raise RuntimeError(f"docker {' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-300:]}")
         return done.stdout
 
-    def stop_node(self, node: str) -> None:
-        """The node lost: its container stopped (systemd inside shuts down; docker kills what is left after 10 s)."""
-        self._docker("stop", node)
+    def lose_node(self, node: str) -> None:
+        """The node lost: its container killed (SIGKILL to its init: the kernel ends every process in it at once, as
+        a power cut does). Not ``docker stop``: that is an orderly shutdown, in which systemd SIGTERMs the pods and the
+        runtime's log copiers together, and a draining consumer was seen deleting a message whose log line no longer
+        reached any log (docs/nodes.md, "Finding")."""
+        self._docker("kill", node)
 
     def start_node(self, node: str) -> None:
         """The node back: its container started again (a no-op when it runs)."""

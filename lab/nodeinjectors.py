@@ -3,7 +3,7 @@
 Both cut a worker running one of the two consumers off from the control plane and hold Kubernetes to the bounds of
 `lab.nodefaults.NodeSettings`: NotReady within the node-monitor grace period of the last heartbeat, the consumer
 evicted tolerationSeconds later, its replacement Ready on the other worker within the readiness bound. They differ in
-what still runs on the cut-off node. A stopped node container takes its pods along. A stopped kubelet leaves them
+what still runs on the cut-off node. A killed node container takes its pods along. A stopped kubelet leaves them
 running: Kubernetes marks the pod Terminating but nobody is there to stop it, so the old consumer keeps taking
 messages until the kubelet returns and kills it; the ledger must still show nothing lost (duplicates counted).
 The old pod's log is read from the node's files (`lab.nodelogs`): no ``kubectl logs`` reaches a cut-off kubelet.
@@ -112,16 +112,16 @@ class CutOffNode:
 
 
 class LoseNode(CutOffNode):
-    """The worker's kind container stopped; its pods die with it. Started again after the replacement is Ready."""
+    """The worker's kind container killed; its pods die with it. Started again after the replacement is Ready."""
 
-    verb = "stopped"
+    verb = "killed"
 
     def cut(self, lab: NodesLab, node: str) -> None:
-        lab.nodes.stop_node(node)
+        lab.nodes.lose_node(node)
 
     def restore(self, env: Env, old: Target) -> tuple[list[str], list[str]]:
         lab = nodes_of(env)
-        # While the node is stopped: once its kubelet runs again it may garbage-collect the evicted pod's log.
+        # While the node is down: once its kubelet runs again it may garbage-collect the evicted pod's log.
         rescued = rescue(env.logs, old.name, lab.nodes.pod_logs(old.node, old.log_folder(lab)))
         started = time.time()
         lab.nodes.start_node(old.node)

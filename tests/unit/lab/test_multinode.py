@@ -43,12 +43,12 @@ def docker(tmp_path: Path, monkeypatch) -> Path:
 
 def test_node_and_kubelet_actions_are_docker_commands_on_the_node_container(docker: Path):
     nodes = KindNodes()
-    nodes.stop_node("w1")
+    nodes.lose_node("w1")
     nodes.start_node("w1")
     nodes.stop_kubelet("w2")
     nodes.start_kubelet("w2")
     assert docker.read_text().splitlines() == [
-        "stop w1",
+        "kill w1",
         "start w1",
         "exec w2 systemctl stop kubelet",
         "exec w2 systemctl start kubelet",
