@@ -5,7 +5,7 @@ Cluster: 1 control plane (LocalStack, producer) + 2 workers (one consumer each),
 fault starts from one Ready consumer per worker (`lab.nodedrain.spread`) and runs through `lab.runner.run_fault`:
 - drained (`lab.nodedrain.DrainNode`): the PDB lets the first eviction through, the evicted consumer stops cleanly
   within its grace period; a second drain that would leave no consumer waits, and completes once capacity returns;
-- lost (`lab.nodeinjectors.LoseNode`): the node's kind container stopped; NotReady within the node-monitor grace
+- lost (`lab.nodeinjectors.LoseNode`): the node's kind container killed; NotReady within the node-monitor grace
   period of the last heartbeat, the consumer evicted tolerationSeconds later, the replacement Ready on the other
   worker within the readiness bound; the container is started again and the node comes back Ready;
 - kubelet stopped (`lab.nodeinjectors.StopKubelet`): the same decisions, but the evicted pod's container keeps
