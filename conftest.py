@@ -14,6 +14,9 @@ Why a bare `pytest` that selects cluster tests stops before running anything whe
 one may install Debian packages or compile Kubernetes (the offline cluster's first `up`), which nobody should get
 by typing `pytest -k liveness`. It says in one line what to run instead; `tox -e e2e`/`tox -e cluster` and CI
 (TOX_ENV_NAME, CI set) keep choosing a cluster themselves (lab/cluster.py `choose`).
+
+Why the pytest-xdist hooks (`lab.xdist_plugin`) are loaded here: under xdist the controller collects nothing, so
+only initial conftests and plugins reach it, and a bare `pytest -n auto -k liveness` loads no tier conftest there.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).parent / "tests"
+pytest_plugins = ("lab.xdist_plugin",)
 
 # Folder under tests/ -> marker. Marker names are registered in pyproject.toml ([tool.pytest.ini_options]).
 TIER_MARKERS = {
