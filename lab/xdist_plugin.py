@@ -23,11 +23,16 @@ WORKERS_KEY = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not xdist_share.is_worker(config) and parallel(config) and config.getoption("lab_report", False):
+    if xdist_share.is_worker(config):
+        return
+    if parallel(config) and config.getoption("lab_report", False):
         raise pytest.UsageError(
             "--lab-report runs serially (-n 0, as `tox -e report` does): its timing statistics must not include "
             "other modules' load, and its records live in one process"
         )
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None:
+        config.pluginmanager.register(ModuleTimes(cache), "lab-module-times")
 
 
 def parallel(config: pytest.Config) -> bool:
@@ -65,6 +70,38 @@ def selects_e2e(config: pytest.Config) -> bool:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     return config.stash.get(WORKERS_KEY, None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` of the e2e tier: one module per worker at a time, longest first (`lab.xdist_schedule`)."""
+    if config.getvalue("dist") != "loadfile" or not selects_e2e(config):
+        return None
+    from lab.xdist_schedule import CACHE_KEY, ModuleAtATime
+
+    cache = getattr(config, "cache", None)
+    return ModuleAtATime(config, log, cache.get(CACHE_KEY, {}) if cache else {})
+
+
+class ModuleTimes:
+    """Each e2e module's time (set-up, calls and teardown of its tests), summed in the controller, which sees every
+    worker's reports; kept in pytest's cache at the end for the next run's order (`lab.xdist_schedule`)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.nodeid.startswith("tests/e2e/"):
+            module = report.nodeid.split("::", 1)[0]
+            self.seconds[module] = self.seconds.get(module, 0.0) + report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        if self.seconds:
+            from lab.xdist_schedule import CACHE_KEY
+
+            known = self.cache.get(CACHE_KEY, {})
+            self.cache.set(CACHE_KEY, {**known, **{k: round(v, 1) for k, v in self.seconds.items()}})
 
 
 @pytest.hookimpl(trylast=True)

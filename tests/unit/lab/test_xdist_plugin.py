@@ -105,3 +105,19 @@ def config_for(args: list[str], invoked: Path = REPO) -> SimpleNamespace:
 )
 def test_auto_worker_count_is_the_e2e_tiers_only_when_e2e_is_selected(args, e2e):
     assert xdist_plugin.selects_e2e(config_for(args)) is e2e
+
+
+def test_each_e2e_modules_time_is_cached_for_the_next_runs_order(tmp_path):
+    root, out = tmp_path / "project", tmp_path / "out"
+    (root / "tests" / "e2e").mkdir(parents=True)
+    out.mkdir()
+    (root / "conftest.py").write_text(CONFTEST)
+    for name in ("a", "b"):
+        (root / "tests" / "e2e" / f"test_{name}.py").write_text(MODULE)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LAB_TEST_OUT": str(out)}
+    argv = [sys.executable, "-m", "pytest", "-p", "lab.xdist_plugin", "-n", "2", "--dist", "loadfile", "tests"]
+    done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cached = json.loads((root / ".pytest_cache" / "v" / "lab" / "e2e-module-seconds").read_text())
+    assert set(cached) == {"tests/e2e/test_a.py", "tests/e2e/test_b.py"}
+    assert all(seconds >= 0 for seconds in cached.values())
