@@ -44,6 +44,7 @@ def test_uses_the_shared_set_up(shared):
 def run_pytest(project: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "LAB_TEST_OUT": str(out)}
     env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("PYTEST_ADDOPTS", None)
     argv = [sys.executable, "-m", "pytest", "-p", "lab.xdist_plugin", "-p", "no:cacheprovider", *args]
     return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
@@ -115,9 +116,12 @@ def test_each_e2e_modules_time_is_cached_for_the_next_runs_order(tmp_path):
     for name in ("a", "b"):
         (root / "tests" / "e2e" / f"test_{name}.py").write_text(MODULE)
     env = {**os.environ, "PYTHONPATH": str(REPO), "LAB_TEST_OUT": str(out)}
+    env.pop("PYTEST_ADDOPTS", None)  # tox points the cache elsewhere: this run keeps its own
+    cache = root / ".pytest_cache"
     argv = [sys.executable, "-m", "pytest", "-p", "lab.xdist_plugin", "-n", "2", "--dist", "loadfile", "tests"]
+    argv += ["-o", f"cache_dir={cache}"]
     done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    cached = json.loads((root / ".pytest_cache" / "v" / "lab" / "e2e-module-seconds").read_text())
+    cached = json.loads((cache / "v" / "lab" / "e2e-module-seconds").read_text())
     assert set(cached) == {"tests/e2e/test_a.py", "tests/e2e/test_b.py"}
     assert all(seconds >= 0 for seconds in cached.values())
