@@ -91,12 +91,26 @@ CLUSTER_TIERS = ("cluster", "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Refuse, in one line, a run of cluster tests that names no cluster outside tox and CI (see the docstring)."""
-    if not any(tier_of(item.path) in CLUSTER_TIERS for item in session.items):
+    """Refuse, in one line, a run of cluster tests that names no cluster outside tox and CI (see the docstring).
+
+    An xdist worker leaves it to the controller (`pytest_xdist_node_collection_finished`): a worker's usage error
+    would end as an INTERNALERROR without its message."""
+    if hasattr(session.config, "workerinput"):
+        return
+    refuse_without_cluster(session.config, [item.path for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """The same refusal in the xdist controller, from the node ids a worker collected (relative to the rootdir)."""
+    refuse_without_cluster(node.config, [Path(node.config.rootpath, nodeid.split("::", 1)[0]) for nodeid in ids])
+
+
+def refuse_without_cluster(config: pytest.Config, paths: list[Path]) -> None:
+    if not any(tier_of(path) in CLUSTER_TIERS for path in paths):
         return
     from lab.cluster import choose
 
-    config = session.config
     options = {name: config.getoption(f"k8s_{name}") for name in ("provider", "kubeconfig_override", "kubeconfig")}
     try:
         choose(options, which=lambda name: None)

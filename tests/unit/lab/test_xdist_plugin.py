@@ -125,3 +125,16 @@ def test_each_e2e_modules_time_is_cached_for_the_next_runs_order(tmp_path):
     cached = json.loads((cache / "v" / "lab" / "e2e-module-seconds").read_text())
     assert set(cached) == {"tests/e2e/test_a.py", "tests/e2e/test_b.py"}
     assert all(seconds >= 0 for seconds in cached.values())
+
+
+def test_bare_parallel_pytest_of_cluster_tests_stops_with_the_same_one_line(tmp_path):
+    """`pytest -n 2 -k liveness` with no cluster: the controller refuses (a worker's usage error would be lost)."""
+    from lab import cluster
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TOX_ENV_NAME", "CI", "PYTEST_ADDOPTS")}
+    env["LAB_STATE"] = str(tmp_path / "state")  # an offline cluster that is certainly not up
+    argv = [sys.executable, "-m", "pytest", "-n", "2", "-k", "liveness", "-p", "no:cacheprovider"]
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "no cluster given" in line]
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
+    assert errors == [f"ERROR: {cluster.NO_CLUSTER}"] and "INTERNALERROR" not in done.stdout + done.stderr
