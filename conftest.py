@@ -14,6 +14,9 @@ Why a bare `pytest` that selects cluster tests stops before running anything whe
 one may install Debian packages or compile Kubernetes (the offline cluster's first `up`), which nobody should get
 by typing `pytest -k liveness`. It says in one line what to run instead; `tox -e e2e`/`tox -e cluster` and CI
 (TOX_ENV_NAME, CI set) keep choosing a cluster themselves (lab/cluster.py `choose`).
+
+Why the pytest-xdist hooks (`lab.xdist_plugin`) are loaded here: under xdist the controller collects nothing, so
+only initial conftests and plugins reach it, and a bare `pytest -n auto -k liveness` loads no tier conftest there.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).parent / "tests"
+pytest_plugins = ("lab.xdist_plugin",)
 
 # Folder under tests/ -> marker. Marker names are registered in pyproject.toml ([tool.pytest.ini_options]).
 TIER_MARKERS = {
@@ -87,12 +91,26 @@ CLUSTER_TIERS = ("cluster", "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Refuse, in one line, a run of cluster tests that names no cluster outside tox and CI (see the docstring)."""
-    if not any(tier_of(item.path) in CLUSTER_TIERS for item in session.items):
+    """Refuse, in one line, a run of cluster tests that names no cluster outside tox and CI (see the docstring).
+
+    An xdist worker leaves it to the controller (`pytest_xdist_node_collection_finished`): a worker's usage error
+    would end as an INTERNALERROR without its message."""
+    if hasattr(session.config, "workerinput"):
+        return
+    refuse_without_cluster(session.config, [item.path for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """The same refusal in the xdist controller, from the node ids a worker collected (relative to the rootdir)."""
+    refuse_without_cluster(node.config, [Path(node.config.rootpath, nodeid.split("::", 1)[0]) for nodeid in ids])
+
+
+def refuse_without_cluster(config: pytest.Config, paths: list[Path]) -> None:
+    if not any(tier_of(path) in CLUSTER_TIERS for path in paths):
         return
     from lab.cluster import choose
 
-    config = session.config
     options = {name: config.getoption(f"k8s_{name}") for name in ("provider", "kubeconfig_override", "kubeconfig")}
     try:
         choose(options, which=lambda name: None)

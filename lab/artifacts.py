@@ -4,10 +4,14 @@ Why: once the namespace is deleted, the events, the pod descriptions and the log
 and a red CI run without them cannot be diagnosed. For every pod this saves ``describe`` and, per container, the
 current logs and ``--previous`` logs (the container the kubelet killed is the interesting one), plus the namespace's
 events in time order and ``get all``. Measured numbers (recovery times, back-off delays) go to ``measurements.jsonl``.
+
+Under pytest-xdist every worker writes into the same run folder (the controller's run id, `lab.xdist_share`): labels
+are node ids and namespaces, unique per run, and each measurement is appended under a file lock as one line.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import time
@@ -25,8 +29,9 @@ class RunArtifacts:
     run_id: str
 
     @classmethod
-    def new(cls, root: str | Path) -> RunArtifacts:
-        return cls(Path(root), time.strftime("e2e-%Y%m%dT%H%M%SZ", time.gmtime()))
+    def new(cls, root: str | Path, run_id: str | None = None) -> RunArtifacts:
+        """``run_id``: the run's shared id (every xdist worker's folder is the same); default ``e2e-<UTC time>``."""
+        return cls(Path(root), run_id or time.strftime("e2e-%Y%m%dT%H%M%SZ", time.gmtime()))
 
     @property
     def path(self) -> Path:
@@ -40,8 +45,12 @@ class RunArtifacts:
     def record(self, name: str, **data: object) -> None:
         """Append one measurement (JSON line) — what the final summary and the faults report quote."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with (self.path / "measurements.jsonl").open("a") as out:
-            out.write(json.dumps({"name": name, "at": time.time(), **data}) + "\n")
+        line = json.dumps({"name": name, "at": time.time(), **data}) + "\n"
+        with (self.path / "measurements.jsonl").open("a") as out:  # one locked write: workers' lines never mix
+            fcntl.flock(out, fcntl.LOCK_EX)
+            out.write(line)
+            out.flush()
+            fcntl.flock(out, fcntl.LOCK_UN)
 
     def dump_namespace(self, kube: Kube, label: str) -> Path:
         """Save events, describe and logs (current and previous) of every pod in ``kube.namespace``."""

@@ -4,10 +4,15 @@
 / ``--k8s-provider`` / in tox or CI: minikube if installed, else kind, else the offline cluster), `start` creates or
 reuses the cluster, and `LabCluster` builds the two services as the exercise does and loads them and LocalStack
 (nothing can be pulled on the lab's machines) through the manager's own ``load_image``.
+
+Under pytest-xdist one process of the run starts the cluster (`lab.xdist_share.once`); its `LabCluster.state` tells
+the other workers the kubeconfig they `attach` to (never creating or deleting it), and the controller, once every
+worker has ended, deletes the cluster the run created (`delete_created`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -18,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.offline import REPO, OfflineClusterManager, Say, offline_running, prepend_path, run, tool_env
-from lab.providers import PROVIDERS, LabExternalManager
+from lab.providers import PROVIDERS, LabExternalManager, attach_manager
+from lab.xdist_share import RunShare, once, state_owner
 
 IMAGES = ("producer", "consumer")
 NO_CLUSTER = (
@@ -77,6 +83,17 @@ class LabCluster:
     created: bool
     say: Say
     overlay_loaded: bool = False
+    share: RunShare | None = None  # the run's shared folder: images loaded once per run, not once per worker
+
+    def state(self, name: str) -> dict[str, Any]:
+        """What another process needs to attach to this cluster, or to delete it (JSON: paths as strings)."""
+        provider = type(self.manager)
+        return {
+            "provider": f"{provider.__module__}:{provider.__qualname__}",
+            "name": name,
+            "kubeconfig": str(self.manager.kubeconfig),
+            "created": self.created,
+        }
 
     def build_images(self, contexts: dict[str, Path] | None = None) -> None:
         """``docker build -t NAME candidate-project/NAME`` as the exercise writes it (no BuildKit on these hosts), or
@@ -96,9 +113,17 @@ class LabCluster:
 
         if self.overlay_loaded:
             return
-        names = overlay_images()
-        self.build_images({name: BUILT_HERE[name] for name in names if name in BUILT_HERE})
-        self.load_images(extra=names, services=False)
+
+        def load() -> dict[str, Any]:
+            names = overlay_images()
+            self.build_images({name: BUILT_HERE[name] for name in names if name in BUILT_HERE})
+            self.load_images(extra=names, services=False)
+            return {"images": list(names), "by": state_owner()}
+
+        if self.share is None:
+            load()
+        else:
+            once(self.share, "overlay-images", load)
         self.overlay_loaded = True
 
     def load_images(self, extra: tuple[str, ...] = (), services: bool = True) -> None:
@@ -138,3 +163,32 @@ def start(choice: Choice, name: str, version: str | None, say: Say) -> LabCluste
     else:
         manager, created = choice.provider.lab_start(name, version, say)
     return LabCluster(choice, manager, created, say)
+
+
+def provider_class(state: dict[str, Any]) -> Any:
+    """The manager class `LabCluster.state` named (``module:qualname``)."""
+    module, _, qualname = state["provider"].partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def attach(choice: Choice, state: dict[str, Any], say: Say) -> LabCluster:
+    """The cluster another process of the run started (its `LabCluster.state`): its own manager class on its
+    kubeconfig, reused (``created`` False: this process never deletes it)."""
+    prepend_path(tool_env().get("PATH_PREFIX", []))
+    manager = attach_manager(provider_class(state), state["name"], state["kubeconfig"], say)
+    say(f"attached to the run's cluster: kubeconfig {state['kubeconfig']}")
+    return LabCluster(choice, manager, False, say)
+
+
+def delete_created(state: dict[str, Any], keep: bool, say: Say) -> None:
+    """At the end of the run (after every worker): delete the cluster if the run created it, unless ``keep``."""
+    if not state.get("created") or keep:
+        say(f"leaving the cluster up ({'--keep-cluster given' if keep else 'it existed before the run'})")
+        return
+    prepend_path(tool_env().get("PATH_PREFIX", []))
+    manager = attach_manager(provider_class(state), state["name"], state["kubeconfig"], say, check=False)
+    manager.delete()
+    say("deleted the cluster this run created")

@@ -167,6 +167,25 @@ class LabExternalManager(ExternalManagerBase):
         self.lab_say(f"cluster of unknown kind: not loading {', '.join(images)}; they must be on its nodes")
 
 
+def attach_manager(cls: Any, name: str, kubeconfig: str, say: Say, check: bool = True) -> Any:
+    """A manager of ``cls`` for the running cluster another process of the run started and wrote ``kubeconfig`` for.
+
+    A class that adopts kubeconfigs (``lab_adopt``: the kind or offline cluster given as external) does so again, so
+    its image loading works as in the first process. With ``check`` the API's readiness is waited for through
+    pytest-kubernetes' own ``create``, which finds the cluster ready and marks the manager as not having created it:
+    its ``delete`` is a no-op. Without (the controller deleting the run's cluster), ``delete`` deletes it.
+    """
+    adopt = getattr(cls, "lab_adopt", None)
+    manager = adopt(name, kubeconfig, say) if adopt is not None else None
+    if manager is None:
+        manager = cls(name, None, Path(kubeconfig))
+    if hasattr(cls, "lab_say"):
+        manager.lab_say = say
+    if check:
+        manager.create(timeout=READY_TIMEOUT)
+    return manager
+
+
 PROVIDERS: dict[str, Any] = {
     "kind": LabKindManager,
     "minikube": LabMinikubeManager,

@@ -8,6 +8,8 @@ so the e2e suite writes it on every run, report or not. Pass or fail is `FaultRe
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -54,6 +56,10 @@ def junit_xml(records: list[FaultRecord], suite: str = SUITE) -> ET.Element:
         seen[record.fault] += 1
         name = record.fault if runs[record.fault] == 1 else f"{record.fault} (run {seen[record.fault]})"
         cases.append(_case(record, name, suite))
+    return _document(cases, suite)
+
+
+def _document(cases: list[ET.Element], suite: str) -> ET.Element:
     failures = sum(case.find("failure") is not None for case in cases)
     counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0", "skipped": "0"}
     total = f"{sum(float(case.get('time', 0)) for case in cases):.3f}"
@@ -63,14 +69,40 @@ def junit_xml(records: list[FaultRecord], suite: str = SUITE) -> ET.Element:
     return root
 
 
-def write_junit(records: list[FaultRecord], path: Path) -> Path:
-    """Write `junit_xml` of ``records`` to ``path`` (parents created) and return it."""
+def merge_junit(parts: list[Path], suite: str = SUITE) -> ET.Element:
+    """One document of every test case in ``parts`` (in their order), the counts and time summed anew."""
+    cases = [case for part in parts for case in ET.parse(part).getroot().iter("testcase")]
+    return _document(cases, suite)
+
+
+def write_junit(records: list[FaultRecord], path: Path, part: str | None = None) -> Path:
+    """Write `junit_xml` of ``records`` to ``path`` (parents created) and return it.
+
+    ``part`` (default: the pytest-xdist worker id, ``PYTEST_XDIST_WORKER``, when there is one): each worker holds only
+    the records of its own modules, and every worker writes the same run folder's file at its end. So each writes its
+    part (``<name>.parts/<part>.xml``) and, under a lock, rebuilds ``path`` from all parts written so far: the last
+    worker to finish leaves every record of the run in it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(junit_xml(records))
+    part = part if part is not None else os.environ.get("PYTEST_XDIST_WORKER")
+    if not part:
+        _write(junit_xml(records), path)
+        return path
+    parts = path.parent / f"{path.stem}.parts"
+    parts.mkdir(exist_ok=True)
+    _write(junit_xml(records), parts / f"{part}.xml")
+    with (parts / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write(merge_junit(sorted(parts.glob("*.xml"))), path)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
+
+
+def _write(root: ET.Element, path: Path) -> None:
+    tree = ET.ElementTree(root)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
 
 
 def _case(record: FaultRecord, name: str, suite: str) -> ET.Element:

@@ -5,7 +5,9 @@ Reusable pieces (the fault catalogue in tests/e2e/faults builds on them — do n
 - ``cluster``        session. `lab.cluster.LabCluster`: pytest-kubernetes manager of the chosen cluster
                      (``--k8s-kubeconfig-override`` / ``--k8s-provider`` / in tox or CI else minikube, kind, offline
                      cluster), the services' images built and loaded, LocalStack's image loaded (nothing is pulled).
-                     Deleted at the end only if the run created it and no ``--keep-cluster``.
+                     Once per run: under pytest-xdist (``tox -e e2e`` runs modules in parallel) the first worker
+                     starts it, the others attach. Deleted at the end of the run (after every worker) only if the
+                     run created it and no ``--keep-cluster``.
 - ``kubectl``        session. `lab.kube.Kube` without a namespace: ``kubectl("get", "nodes")``; ``.in_namespace(ns)``.
 - ``artifacts``      session. `lab.artifacts.RunArtifacts` (``--lab-artifacts``/<run>/): ``dump_namespace``, ``record``.
 - ``namespace``      module. A fresh namespace ``lab-<module>-<hex>``; on any failure in the module its events,
@@ -34,6 +36,7 @@ from lab.aws import Aws, localstack
 from lab.deploy import Lab, registry_images
 from lab.kube import Kube
 from lab.offline import stderr_say
+from lab.xdist_share import CLUSTER_STATE, is_worker, once, share_of, state_owner, worker_name
 
 _STARTED = time.monotonic()
 ARTIFACTS_KEY = pytest.StashKey[RunArtifacts]()
@@ -41,8 +44,9 @@ FAILED_KEY = pytest.StashKey[set]()
 
 
 def run_artifacts(config: pytest.Config) -> RunArtifacts:
+    """The run's artifact folder: one for every xdist worker of the run (the controller's run id)."""
     if ARTIFACTS_KEY not in config.stash:
-        config.stash[ARTIFACTS_KEY] = RunArtifacts.new(config.getoption("lab_artifacts"))
+        config.stash[ARTIFACTS_KEY] = RunArtifacts.new(config.getoption("lab_artifacts"), share_of(config).run_id)
     return config.stash[ARTIFACTS_KEY]
 
 
@@ -50,9 +54,14 @@ def sayer(config: pytest.Config):
     """Progress lines straight to the terminal (fixtures' own output is captured by pytest)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
+    worker = worker_name(config) if is_worker(config) else ""  # a worker's terminal is not shown: its stderr is
 
     def say(text: str) -> None:
-        if reporter is None or capture is None:
+        if capture is not None and (worker or reporter is None):
+            with capture.global_and_fixture_disabled():
+                stderr_say(f"{worker}: {text}" if worker else text)
+            return
+        if reporter is None:
             stderr_say(text)
             return
         with capture.global_and_fixture_disabled():
@@ -77,21 +86,38 @@ def cluster_options(config: pytest.Config) -> dict:
 
 
 @pytest.fixture(scope="session")
-def cluster(pytestconfig) -> Iterator[lab_cluster.LabCluster]:
-    """The run's cluster, chosen and started once, with the services' and LocalStack's images in it."""
+def cluster(pytestconfig) -> lab_cluster.LabCluster:
+    """The run's cluster, chosen and started once, with the services' and LocalStack's images in it.
+
+    Once per run, not per process: under pytest-xdist the first worker to get here starts the cluster and loads the
+    images while the others wait on the run's lock, then they attach to its kubeconfig (`lab.xdist_share.once`). The
+    cluster is deleted by the root conftest's ``pytest_sessionfinish`` once every worker has ended (serially: the same
+    hook of the one process), if the run created it and no ``--keep-cluster``.
+    """
     say = sayer(pytestconfig)
     name = pytestconfig.getoption("k8s_cluster_name")
     name = "resiliency-lab" if name == "pytest" else name  # pytest-kubernetes' default would give "pytest-pytest"
-    started = time.monotonic()
     choice = lab_cluster.choose(cluster_options(pytestconfig))
-    lab = lab_cluster.start(choice, name, pytestconfig.getoption("k8s_version"), say)
-    say(f"cluster ready in {time.monotonic() - started:.0f} s: kubeconfig {lab.manager.kubeconfig}")
-    try:
-        lab.build_images()
-        lab.load_images(extra=registry_images())
-        yield lab
-    finally:
-        lab.teardown(keep=pytestconfig.getoption("keep_cluster"))
+    share = share_of(pytestconfig)
+    made: list[lab_cluster.LabCluster] = []
+
+    def set_up() -> dict:
+        started = time.monotonic()
+        lab = lab_cluster.start(choice, name, pytestconfig.getoption("k8s_version"), say)
+        say(f"cluster ready in {time.monotonic() - started:.0f} s: kubeconfig {lab.manager.kubeconfig}")
+        try:
+            lab.build_images()
+            lab.load_images(extra=registry_images())
+        except BaseException:
+            lab.teardown(keep=pytestconfig.getoption("keep_cluster"))
+            raise
+        made.append(lab)
+        return {**lab.state(name), "by": state_owner()}
+
+    state, _ = once(share, CLUSTER_STATE, set_up)
+    lab = made[0] if made else lab_cluster.attach(choice, state, say)
+    lab.share = share
+    return lab
 
 
 @pytest.fixture(scope="session")
@@ -160,9 +186,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not terminalreporter.stats.get("passed") and not terminalreporter.stats.get("failed"):
         return
     terminalreporter.write_sep("-", f"e2e suite took {time.monotonic() - _STARTED:.0f} s")
-    if ARTIFACTS_KEY in config.stash:
-        measurements = config.stash[ARTIFACTS_KEY].path / "measurements.jsonl"
-        if measurements.exists():
-            terminalreporter.write_line(f"measurements: {measurements}")
-            for line in measurements.read_text().splitlines():
-                terminalreporter.write_line("  " + line)
+    measurements = run_artifacts(config).path / "measurements.jsonl"  # this process's or the xdist workers'
+    if measurements.exists():
+        terminalreporter.write_line(f"measurements: {measurements}")
+        for line in measurements.read_text().splitlines():
+            terminalreporter.write_line("  " + line)
