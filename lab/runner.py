@@ -18,6 +18,7 @@ from lab.kube import wait_for
 from lab.ledger import Ledger
 from lab.report.model import FaultRecord
 from lab.report.record import make_record
+from lab.trickle import Trickle
 
 IDLE = "no burst message was in flight at the injection: the consumer was idle"
 
@@ -35,7 +36,11 @@ def run_fault(fault: Fault, env: Env) -> list[FaultRecord]:
             publish(env, fault)
         if fault.mid_batch:
             busy(env, env.logs.test_published[start:])
-        state = fault.injector.inject(env, fault, prepared)
+            with Trickle(lambda count: publish(env, fault, count, tag="-t")) as trickle:
+                state = fault.injector.inject(env, fault, prepared)
+            env.record("trickle", fault=fault.name, batches=trickle.batches, error=repr(trickle.error or ""))
+        else:
+            state = fault.injector.inject(env, fault, prepared)
         reactions = fault.injector.await_reaction(env, fault, state)
     finally:
         fault.injector.undo(env, fault)

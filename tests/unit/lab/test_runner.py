@@ -23,9 +23,15 @@ from lab.timeline import Recovery
 class FakeAws:
     """Just enough of `lab.aws.Aws` for `lab.catalogue.burst`."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail_after: int | None = None) -> None:
         self.batches: list[list[dict]] = []
-        self.sns = SimpleNamespace(publish_batch=lambda **kw: self.batches.append(kw["PublishBatchRequestEntries"]))
+        self.fail_after = fail_after  # batches accepted before every publish fails (the emulator gone)
+        self.sns = SimpleNamespace(publish_batch=self.publish_batch)
+
+    def publish_batch(self, **kw) -> None:
+        if self.fail_after is not None and len(self.batches) >= self.fail_after:
+            raise ConnectionError("emulator gone")
+        self.batches.append(kw["PublishBatchRequestEntries"])
 
     def topic_arn(self) -> str:
         return "arn:aws:sns:us-east-1:000000000000:lab-messages"
@@ -140,10 +146,20 @@ def test_mid_batch_waits_until_the_consumer_is_busy_before_injecting():
 
 
 def test_mid_batch_fails_an_idle_consumer():
-    """The whole burst was handled before the injection: the fault did not hit a batch."""
-    (record,) = run_fault(fault(FakeInjector(), mid_batch=True), env(FakeLogs(held=0)))
+    """The whole burst was handled before the injection and the trickle could publish nothing (its publishes fail):
+    the fault did not hit a batch."""
+    e = Env(lab=None, aws=FakeAws(fail_after=1), logs=FakeLogs(held=0), settings=SETTINGS)
+    (record,) = run_fault(fault(FakeInjector(), mid_batch=True), e)
     assert IDLE in record.problems
     assert "0 burst messages in flight" in record.notes
+
+
+def test_mid_batch_publishes_on_through_the_injection():
+    """The trickle (`lab.trickle`) runs while the injector acts: messages arrive until the fault is in place."""
+    e = env(FakeLogs(held=2))
+    run_fault(fault(FakeInjector(replacement="consumer-new"), mid_batch=True), e)
+    trickled = [m for m in e.logs.test_published if m["producer"].startswith("fake-fault-t-")]
+    assert trickled, "no message was published during the injection"
 
 
 def test_mid_batch_passes_when_the_held_batch_is_handled_after_the_fault():
