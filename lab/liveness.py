@@ -157,9 +157,29 @@ def liveness_events(lab: Lab, pod: str, after: float, deadline: float = RESTART_
         return fault_events(lab.kube.events(pod), pod, after)
 
 
+def restarted_status(lab: Lab, injection: Injection, deadline: float = RESTART_SLACK_SECONDS) -> dict:
+    """The container's status once it shows the terminated generation (``lastState.terminated``).
+
+    restartCount can move before the API shows the last state (the parallel kind run of 2026-12-04 21:00 UTC read a
+    status without it right after a probe-path restart: "started None"); the stated slack covers that lag, like the
+    killed log's (kubernetes#101044). After it, the last read is returned and `judge` reports what is missing.
+    """
+    last: dict = {}
+
+    def shown() -> dict | None:
+        nonlocal last
+        last = lab.kube.container_status(injection.pod, injection.app)
+        return last if (last.get("lastState") or {}).get("terminated") else None
+
+    try:
+        return wait_for(shown, deadline, what=f"the last state of {injection.pod} after its restart")
+    except AssertionError:
+        return last
+
+
 def examine(lab: Lab, injection: Injection, log_text: str) -> Judgement:
     """Judge the restart that followed ``injection`` (``log_text``: the killed container's timestamped log)."""
-    status = lab.kube.container_status(injection.pod, injection.app)
+    status = restarted_status(lab, injection)
     after = fault_time(injection, log_text)
     liveness_events(lab, injection.pod, injection.wall if after is None else after)  # events reach the API server
     return judge(injection, log_text, status, lab.kube.events(injection.pod))
