@@ -85,8 +85,10 @@ main() {
         case "${s}" in
           exercise) step exercise exercise ;;
           cluster) step cluster-tier python3 -m tox run -e cluster -- --k8s-provider=minikube -k minikube ;;
+          # Serial (-n 0): in parallel on minikube the emulator-outage test once missed its Ready-again bound
+          # (2026-12-04 21:27 UTC; docs/decisions.md, "Parallel e2e"), not yet explained; kind's e2e phase is parallel.
           e2e) step e2e python3 -m tox run -e e2e -- --k8s-provider=minikube \
-            --k8s-version="${MINIKUBE_KUBERNETES_VERSION}" --ignore=tests/e2e/faults ;;
+            --k8s-version="${MINIKUBE_KUBERNETES_VERSION}" --ignore=tests/e2e/faults -n 0 ;;
         esac ;;
       *) echo "ci-minikube: unknown step '${s}'; usage: ci-minikube.sh [build|exercise|cluster|e2e]..." >&2; exit 2 ;;
     esac
