@@ -24,6 +24,7 @@ from pytest_kubernetes.options import ClusterOptions
 from lab.kube import Kube, holds, wait_for
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
 from tests.cluster.test_liveness import CONTAINER, RESTART_DEADLINE, unhealthy_pod
+from tests.cluster.test_workloads import fetch
 
 pytestmark = pytest.mark.minikube  # selected by --k8s-provider=minikube (tests/cluster/conftest.py)
 
@@ -139,10 +140,14 @@ def test_minikube_image_load_and_service_by_dns_name(cluster, kube):
          ' "value": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 1}}]')  # fmt: skip
     kube("expose", "deployment", "web", "--port", "80", "--target-port", "8080")
     kube("rollout", "status", "deployment/web", f"--timeout={POD_TIMEOUT}s", timeout=POD_TIMEOUT + 10)
-    url = f"http://web.{kube.namespace}.svc.cluster.local/hello"
-    script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=10).read().decode())"
-    phase, log = run_to_completion(kube, "client", TEST_IMAGE, ["python", "-c", script])
-    assert phase == "Succeeded" and log.strip().endswith(" /hello"), log
+    # Ready is not yet routable: kube-proxy writes the new Service's rules within a sync after the endpoint turns
+    # ready, and until then the Service IP refuses (CI stop 15, 2026-12-04 22:03 UTC: "connection refused" right
+    # after `rollout status`). So the client is a long-lived pod and the fetch is retried to the workloads tier's
+    # FETCH_DEADLINE, which is derived from kube-proxy's minSyncPeriod.
+    kube("run", "client", "--image", TEST_IMAGE, "--image-pull-policy=Never", "--command", "--", "sleep", "3600")
+    kube("wait", "--for=condition=Ready", "pod/client", f"--timeout={POD_TIMEOUT}s", timeout=POD_TIMEOUT + 10)
+    answer = fetch(kube, "client", f"http://web.{kube.namespace}.svc.cluster.local/hello")
+    assert answer.strip().endswith(" /hello"), answer
 
 
 def test_minikube_node_never_pulls_an_image_it_does_not_hold(kube):
