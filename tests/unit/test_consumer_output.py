@@ -7,7 +7,12 @@ ends with ``OutputLost``, which ``run_worker`` turns into exit code 1 (a restart
 
 from __future__ import annotations
 
+import array
+import fcntl
+import io
 import json
+import os
+import termios
 from typing import Any
 
 import pytest
@@ -128,3 +133,22 @@ def test_broken_stdout_alone_does_not_stop_retries_of_an_outage(wiring, sqs, eve
     with install_stdout(BROKEN_STREAMS["write raises BrokenPipeError"]()):
         assert make_consumer(flaky, beats=beats).poll_once() == 0
     assert len(events("consume_retry")) == 3 and len(beats) >= 4
+
+
+def test_line_in_a_pipe_nobody_read_yet_counts_as_written(wiring, sqs):
+    """The limit of the check (docs/nodes.md, "Finding"): a write succeeds once the kernel's pipe buffer holds it.
+
+    A copier that is still there but dies before reading loses the line after the message was deleted; nothing in
+    the consumer's process can tell.
+    """
+    read_end, write_end = os.pipe()
+    send(sqs, wiring.queue_url, 1)
+    try:
+        with install_stdout(io.TextIOWrapper(open(write_end, "wb", buffering=0), write_through=True)):
+            assert make_consumer(sqs).poll_once() == 1
+            assert queue_depth(sqs, wiring.queue_url) == 0  # deleted...
+            unread = array.array("i", [0])
+            fcntl.ioctl(read_end, termios.FIONREAD, unread)
+            assert unread[0] > 0  # ...while its consumed line still sat unread in the pipe
+    finally:
+        os.close(read_end)  # the copier dies: what it had not read is gone with the pipe
