@@ -8,6 +8,7 @@ before the consumer during an orderly node shutdown (docs/nodes.md, "Finding").
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -61,7 +62,9 @@ def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
 
 
 def test_consumer_whose_stdout_reader_died_leaves_the_message_and_exits_1(make_wiring, emulator, timing, tmp_path):
-    wiring = make_wiring()
+    # Message 2 must not come back before the final check: that check follows its receive within the process wait's
+    # bound (the wait starts before the receive), so the visibility timeout outlasts that bound.
+    wiring = make_wiring(visibility_timeout=math.ceil(timing.consume + EXIT_AFTER_FAILURE_SECONDS) + 1)
     sqs = emulator.client("sqs")
     port = free_port()
     env = {
@@ -90,7 +93,5 @@ def test_consumer_whose_stdout_reader_died_leaves_the_message_and_exits_1(make_w
         stop_process(proc)
     # Message 1 is gone; message 2 was received (in flight until the visibility timeout), never deleted.
     assert first["seq"] == 1
-    # The wait above ends within this bound of message 2's receive, so "in flight" cannot be a redelivery already.
-    assert timing.consume + EXIT_AFTER_FAILURE_SECONDS < wiring.visibility_timeout
     assert queue_counts(sqs, wiring.queue_url) == (0, 1)
     assert "OutputLost: stdout lost" in stderr.read_text()  # logging's own report of the last lines, on stderr
