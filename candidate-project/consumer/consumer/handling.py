@@ -4,7 +4,8 @@ Why the line decides: with the exercise's consumer that line is the only trace a
 as handled only once its line was written and flushed without error. When it was not (the runtime's log copier is
 gone: BrokenPipeError; a closed or failing stdout: ValueError, OSError) the message is not handled and is not deleted;
 SQS delivers it again after the visibility timeout (at-least-once). The rest of the batch is not attempted either:
-stdout does not come back within a process, and every line after the first failure would fail the same way.
+a pipe whose reader has exited never gets one back, and a closed stream stays closed, so every later line would fail
+the same way.
 """
 
 from __future__ import annotations
