@@ -1,4 +1,4 @@
-"""The consume loop: long-poll, log each message, batch-delete only what was handled.
+"""The consume loop: long-poll, log each message, batch-delete only what was handled (``handling.py``).
 
 Why delete last: a crash between receive and delete leaves the message on the queue, so it
 is delivered again after the visibility timeout - at-least-once, never lost. A body that
@@ -30,14 +30,23 @@ from shared.policy import CONNECT_TIMEOUT_SECONDS, SHORT_READ_TIMEOUT_SECONDS
 from shared.runtime import Controls
 
 from .config import ConsumerConfig
-from .messages import PoisonMessage, parse_body
+from .handling import handle_batch
 
 QUEUE_GONE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-BODY_EXCERPT_CHARS = 500
 
 
 class Consumer:
-    """Consumes the queue named in config; ``run`` returns only after a stop request."""
+    """Consumes the queue named in config; ``run`` returns only after a stop request, or raises ``OutputLost``.
+
+    Once stdout took no more lines, the worker deletes what it had written, receives nothing more and ends with
+    ``OutputLost``; ``run_worker`` logs ``worker_crashed`` (best effort: on stderr if only stdout broke) and the
+    process exits 1, so Kubernetes starts a new container, with new pipes, at once. Why not keep going: every batch
+    it received would go unhandled and come back after the visibility timeout with a higher receive count, so the
+    redrive policy would move good messages to the dead-letter queue as if they were poison, while a healthy
+    consumer could have handled them. Why not idle: a pod that is Ready and does no work is never healed. Liveness
+    is unchanged: a broken stdout is not a dependency outage (those are only retried, with the heartbeat beating,
+    however long they last) but the container's own plumbing, which only a new container repairs.
+    """
 
     def __init__(
         self,
@@ -83,9 +92,13 @@ class Consumer:
             messages = self._retry(self._receive_once, "receive")
         except TRANSIENT:  # only when stopping: retries never give up otherwise
             return 0
-        handled = [m for m in messages if self._handle(m)]
-        if not handled:
-            return 0
+        batch = handle_batch(messages, self._clock)
+        deleted = self._delete(batch.handled) if batch.handled else 0
+        if batch.lost is not None:
+            raise batch.lost  # after deleting what was written: those lines did reach the log
+        return deleted
+
+    def _delete(self, handled: list[dict[str, Any]]) -> int:
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(handled)]
         try:
             response = self._retry(lambda: self._delete_once(entries), "delete")
@@ -100,34 +113,6 @@ class Consumer:
         deleted = len(response.get("Successful", []))
         log_event("deleted", count=deleted)
         return deleted
-
-    def _handle(self, message: dict[str, Any]) -> bool:
-        """Log a message's contents; False for poison (left on the queue for the redrive)."""
-        attributes = message.get("Attributes", {})
-        receive_count = int(attributes.get("ApproximateReceiveCount", 0))
-        try:
-            body = parse_body(message["Body"])
-        except PoisonMessage as exc:
-            log_event(
-                "poison",
-                level=logging.WARNING,
-                message_id=message["MessageId"],
-                receive_count=receive_count,
-                reason=str(exc),
-                body=message["Body"][:BODY_EXCERPT_CHARS],
-            )
-            return False
-        log_event(
-            "consumed",
-            id=body["id"],
-            seq=body["seq"],
-            producer=body["producer"],
-            message_id=message["MessageId"],
-            receive_count=receive_count,
-            latency_seconds=round(self._clock() - float(body["ts"]), 3),
-            body=body,
-        )
-        return True
 
     def _receive_once(self) -> list[dict[str, Any]]:
         self._beat()
