@@ -158,21 +158,27 @@ def liveness_events(lab: Lab, pod: str, after: float, deadline: float = RESTART_
 
 
 def restarted_status(lab: Lab, injection: Injection, deadline: float = RESTART_SLACK_SECONDS) -> dict:
-    """The container's status once it shows the terminated generation (``lastState.terminated``).
+    """The injected container's status once it shows its terminated generation (`status_after_restart`)."""
+    return status_after_restart(lab, injection.pod, injection.app, deadline)
+
+
+def status_after_restart(lab: Lab, pod: str, app: str, deadline: float = RESTART_SLACK_SECONDS) -> dict:
+    """A restarted container's status once it shows the terminated generation (``lastState.terminated``).
 
     restartCount can move before the API shows the last state (the parallel kind run of 2026-12-04 21:00 UTC read a
-    status without it right after a probe-path restart: "started None"); the stated slack covers that lag, like the
-    killed log's (kubernetes#101044). After it, the last read is returned and `judge` reports what is missing.
+    status without it right after a probe-path restart: "started None"; the cold CI run of 2026-12-04 23:11 UTC did
+    the same after a CPU-starvation restart); the stated slack covers that lag, like the killed log's
+    (kubernetes#101044). After it, the last read is returned and the caller's check reports what is missing.
     """
     last: dict = {}
 
     def shown() -> dict | None:
         nonlocal last
-        last = lab.kube.container_status(injection.pod, injection.app)
+        last = lab.kube.container_status(pod, app)
         return last if (last.get("lastState") or {}).get("terminated") else None
 
     try:
-        return wait_for(shown, deadline, what=f"the last state of {injection.pod} after its restart")
+        return wait_for(shown, deadline, what=f"the last state of {pod} after its restart")
     except AssertionError:
         return last
 

@@ -21,7 +21,7 @@ import pytest
 from lab.detection import fault_events
 from lab.fault import Env, Fault, Reaction, Traffic, publish, redelivery
 from lab.kube import holds, wait_for
-from lab.liveness import liveness_events
+from lab.liveness import liveness_events, status_after_restart
 from lab.runner import run_fault
 from lab.starvation import FAULT_EVENT, fault_line, occurrences_of, restarted_problems, restore, starve, tighten
 from lab.timeline import Recovery, event_time, ready_since, started_at
@@ -126,7 +126,7 @@ class StarveTight:
         unhealthy, killing = liveness_events(lab, copy.pod, injected)
         events = lab.kube.events(copy.pod)
         failed = occurrences_of(events, copy.pod, "Unhealthy", "Liveness probe failed", injected)
-        status = lab.kube.container_status(copy.pod, APP)
+        status = status_after_restart(lab, copy.pod, APP)  # restartCount moves before lastState shows
         pod = lab.kube.json("get", "pod", copy.pod)  # not awaited Ready: the restore replaces it anyway
         checks = [] if calm else [f"{name}: the copy restarted before the fault (within {baseline:g} s unstarved)"]
         checks += restarted_problems(copy, status, name)

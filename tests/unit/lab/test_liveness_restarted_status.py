@@ -35,3 +35,10 @@ def test_returns_the_last_read_when_the_slack_runs_out():
     status = liveness.restarted_status(SimpleNamespace(kube=kube), INJECTION, deadline=0.05)
     assert status == {"restartCount": 1, "lastState": {}}
     assert kube.reads >= 1
+
+
+def test_any_restarted_container_waits_the_same_way():
+    """The CPU fault's copy is not an Injection: it reads its restarted status through the same wait."""
+    kube = Statuses({"restartCount": 2, "lastState": {}}, {"restartCount": 2, "lastState": {"terminated": TERMINATED}})
+    status = liveness.status_after_restart(SimpleNamespace(kube=kube), "producer-x", "producer", deadline=5)
+    assert status["lastState"]["terminated"] == TERMINATED
