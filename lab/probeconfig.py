@@ -26,6 +26,7 @@ from lab.deploy import SERVICES, Lab
 from lab.detection import CLEAN_EXIT
 from lab.kube import container_spec
 from lab.ledger import LossWindow
+from lab.liveness import status_after_restart
 from lab.logfollow import LogFollower
 from lab.probes import Probe
 from lab.timeline import ProbeResult, Recovery, event_time
@@ -160,7 +161,7 @@ def judge_cascade(
         earliest=probe.earliest_decision(),
     )
     recovery.killed = event_time(lab.kube.events(pod), "Killing", injected, pod, contains="liveness")
-    status = lab.kube.container_status(pod, app)
+    status = status_after_restart(lab, pod, app)  # restartCount moves before lastState shows
     terminated = (status.get("lastState") or {}).get("terminated") or {}
     if (terminated.get("exitCode"), terminated.get("reason")) != CLEAN_EXIT:
         problems.append(f"{app}: killed container ended {terminated.get('exitCode')} {terminated.get('reason')}")
