@@ -38,11 +38,27 @@ class Bound(enum.Enum):
 
     Declared, so a fault cannot silently lose its bound: `lab.runner` fails a run whose injector measured a bound
     the fault does not declare, or none where it declares one.
+
+    The node faults' restart decision is the pod's eviction (the ReplicaSet replaces the pod then), taken by the
+    control plane, not by a probe. A node cut off (lost, or its kubelet stopped) and a node drained get two members
+    because different things decide: the first waits out the node lifecycle's windows (tens of seconds, all read from
+    the live cluster), the second is a voluntary eviction the PodDisruptionBudget allows at kubectl's first call.
+    Holding a drain to the node windows would accept a drain whose eviction was refused and retried; holding it to
+    "grace period + readiness" would bound the pod's stop and its replacement, which its own checks already do, not
+    the decision ``Recovery.detection`` measures.
     """
 
     NONE = "none (the Deployment or the app itself replaces the container; no probe decides)"
     LIVENESS = "liveness detection: periodSeconds × failureThreshold + timeoutSeconds (lab.probes)"
     ALLOCATION = "memory allocation: (limit − usage before) at the fault switch's rate (lab.resources.AllocationBounds)"
+    NODE = (
+        "node cut off: pod evicted tolerationSeconds after NotReady, NotReady between node-monitor grace − heartbeat "
+        "and cut-off + grace + 2 × node-monitor period; replacement Ready within its readiness bound (lab.nodefaults)"
+    )
+    DRAIN = (
+        "node drained: eviction allowed at kubectl drain's first call, before its first retry (5 s); evicted pod "
+        "stopped within its grace period, replacement Ready within its readiness bound (lab.nodedrain)"
+    )
 
 
 class Traffic(enum.Enum):

@@ -24,7 +24,7 @@ from lab.deploy import Lab
 from lab.fault import Env, Fault, Reaction
 from lab.kube import Kube, holds, wait_for
 from lab.ledger import parse_events
-from lab.nodefaults import Target, consumers_by_node, node_ready, replacement, target, workers
+from lab.nodefaults import Target, consumers_by_node, node_ready, outside, replacement, target, workers
 from lab.nodeinjectors import stopped
 from lab.probes import RESTART_SLACK_SECONDS
 from lab.providers import READY_TIMEOUT
@@ -45,6 +45,27 @@ def start_drain(kube: Kube, node: str, timeout: float) -> tuple[subprocess.Popen
     return proc, out
 
 
+def drain_recovery(name: str, injected: float, evicted: float | None, new: dict) -> Recovery:
+    """The drain's timeline up to the replacement's Ready, held to `lab.fault.Bound.DRAIN`: the eviction reaching
+    the kubelet (its Killing event, ``killed``) is the restart decision, and with the budget allowing one disruption
+    it comes before kubectl's first retry (`DRAIN_RETRY_SECONDS`; a refused eviction is tried again only then)."""
+    return Recovery(
+        name, injected=injected, killed=evicted, restarted=started_at(new, "consumer"), ready=ready_since(new),
+        bound=DRAIN_RETRY_SECONDS, earliest=0.0,
+    )  # fmt: skip
+
+
+def first_attempt(output: str, node: str) -> list[str]:
+    """A problem when kubectl's output shows the drain of ``node`` refused by the budget: the first drain's eviction
+    must be allowed at once (two consumers Ready, minAvailable 1), which is what `Bound.DRAIN` assumes."""
+    refusals = output.count(REFUSED)
+    return (
+        [f"the drain of {node} was refused {refusals} times by the disruption budget, expected none"]
+        if refusals
+        else []
+    )
+
+
 def stopped_event(env: Env, pod: str) -> dict:
     """The evicted consumer's own ``stopped`` line (exit code, drain seconds), bounded by its grace period."""
     grace = env.settings.grace["consumer"]
@@ -55,7 +76,8 @@ def stopped_event(env: Env, pod: str) -> dict:
 
 def spread(lab: Lab, deadline: float) -> None:
     """One Ready consumer per worker before a node fault: a crowded worker (after a drain) gives one pod up, and
-    the spread constraint (maxSkew 1) can then only place its replacement on the empty worker."""
+    the spread constraint (maxSkew 1) can then only place its replacement on the empty worker. The budget must
+    count both as Ready too (disruptionsAllowed 1), so a drain's first eviction is allowed (`Bound.DRAIN`)."""
     cluster = Kube(lab.kube.manager)
     nodes = workers(lab.kube)
     for node in nodes:
@@ -72,9 +94,11 @@ def spread(lab: Lab, deadline: float) -> None:
 
     def one_each() -> bool:
         by_node = consumers_by_node(lab)
-        return all(len(by_node.get(n, [])) == 1 and ready_since(by_node[n][0]) is not None for n in nodes)
+        each = all(len(by_node.get(n, [])) == 1 and ready_since(by_node[n][0]) is not None for n in nodes)
+        return each and lab.kube.json("get", "pdb", "consumer")["status"].get("disruptionsAllowed", 0) >= 1
 
-    wait_for(one_each, deadline, what="one Ready consumer per worker")
+    # The budget's controller recounts on each pod's Ready change: the same deadline as the pods' own.
+    wait_for(one_each, deadline, what="one Ready consumer per worker, the budget allowing one eviction")
 
 
 class DrainNode:
@@ -107,13 +131,14 @@ class DrainNode:
             checks.append(f"{old.name} did not stop cleanly within its grace {grace:g} s: {stop}")
         # The drain returns once the pod is deleted: its kubelet's Killing event is when the eviction reached it.
         evicted = event_time(lab.kube.json("get", "events")["items"], "Killing", injected, old.name)
+        checks += first_attempt(out.read_text(), old.node)
+        ready = ready_since(new)
+        to_ready = None if ready is None or evicted is None else ready - evicted
+        checks += outside("replacement Ready after the eviction", to_ready, (0, old.ready_bound))
         notes = [f"drain of {old.node} done in {drained - injected:.1f} s; {old.name} drained in "
                  f"{stop.get('drain_seconds')} s, replacement Ready on {new['spec']['nodeName']}"]  # fmt: skip
         blocked_checks, blocked_notes = self.blocked_drain(env, old, new)
-        recovery = Recovery(
-            fault.record_name("consumer"), injected=injected, killed=evicted, restarted=started_at(new, "consumer"),
-            ready=ready_since(new),
-        )  # fmt: skip
+        recovery = drain_recovery(fault.record_name("consumer"), injected, evicted, new)
         return {"consumer": Reaction(recovery, new["metadata"]["name"], checks + blocked_checks, notes + blocked_notes)}
 
     def blocked_drain(self, env: Env, first: Target, new: dict) -> tuple[list[str], list[str]]:

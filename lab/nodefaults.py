@@ -110,6 +110,13 @@ class NodeSettings:
         tolerationSeconds after it; ± the API's whole-second stamps (the verdict's tolerance covers both)."""
         return self.toleration, self.toleration
 
+    def eviction_bounds(self, stop_took: float) -> tuple[float, float]:
+        """Earliest and latest eviction, seconds after the fault: the two windows above added (`Bound.NODE`). The
+        eviction is the node fault's restart decision, so these are the ``Recovery.earliest``/``bound`` the verdict
+        holds ``detection`` to, with its one tolerance for the sum (each window keeps its own check too)."""
+        (notready_low, notready_high), (evict_low, evict_high) = self.notready_window(stop_took), self.eviction_window()
+        return notready_low + evict_low, notready_high + evict_high
+
     def summary(self) -> str:
         return (
             f"node-monitor-grace-period {self.grace:g} s, node-monitor-period {self.monitor_period:g} s, "

@@ -2,7 +2,8 @@
 
 Both cut a worker running one of the two consumers off from the control plane and hold Kubernetes to the bounds of
 `lab.nodefaults.NodeSettings`: NotReady within the node-monitor grace period of the last heartbeat, the consumer
-evicted tolerationSeconds later, its replacement Ready on the other worker within the readiness bound. They differ in
+evicted tolerationSeconds later, its replacement Ready on the other worker within the readiness bound; the eviction
+is the restart decision they report against `lab.fault.Bound.NODE` (`eviction_recovery`). They differ in
 what still runs on the cut-off node. A killed node container takes its pods along. A stopped kubelet leaves them
 running: Kubernetes marks the pod Terminating but nobody is there to stop it, so the old consumer keeps taking
 messages until the kubelet returns and kills it; the ledger must still show nothing lost (duplicates counted).
@@ -17,13 +18,35 @@ from lab.catalogue import burst
 from lab.fault import Env, Fault, Reaction
 from lab.kube import wait_for
 from lab.ledger import parse_events
-from lab.nodefaults import NodesLab, Target, evicted_at, node_ready, nodes_of, outside, replacement, target
+from lab.nodefaults import (
+    NodeSettings,
+    NodesLab,
+    Target,
+    evicted_at,
+    node_ready,
+    nodes_of,
+    outside,
+    replacement,
+    target,
+)
 from lab.nodelogs import cri_lines, rescue
 from lab.probes import RESTART_SLACK_SECONDS
 from lab.providers import READY_TIMEOUT
 from lab.timeline import Recovery, ready_since, started_at
 
 CUT_BURST = 40  # messages published while the kubelet is away: several receives' worth for three consumers
+
+
+def eviction_recovery(
+    name: str, settings: NodeSettings, injected: float, took: float, evicted: float | None, new: dict
+) -> Recovery:
+    """The node fault's timeline up to the replacement's Ready, held to `lab.fault.Bound.NODE`: the eviction is the
+    restart decision (``killed``), its bound the live windows' sum (`NodeSettings.eviction_bounds`)."""
+    earliest, bound = settings.eviction_bounds(took)
+    return Recovery(
+        name, injected=injected, killed=evicted, restarted=started_at(new, "consumer"), ready=ready_since(new),
+        bound=bound, earliest=earliest,
+    )  # fmt: skip
 
 
 def node_events(files: dict[int, str]) -> list[dict]:
@@ -92,10 +115,7 @@ class CutOffNode:
         ]
         more_checks, more_notes = self.while_cut(env, old, evicted)
         back_checks, back_notes = self.restore(env, old)
-        recovery = Recovery(
-            fault.record_name("consumer"), injected=injected, killed=evicted, restarted=started_at(new, "consumer"),
-            ready=ready,
-        )  # fmt: skip
+        recovery = eviction_recovery(fault.record_name("consumer"), settings, injected, took, evicted, new)
         checks += more_checks + back_checks
         return {"consumer": Reaction(recovery, new["metadata"]["name"], checks, notes + more_notes + back_notes)}
 

@@ -55,7 +55,7 @@ def plot_record(record: FaultRecord, path: Path, liveness_path: str = "/health")
                 ax.axvline(value - zero, color=color, linestyle="--", linewidth=1, label=label if ax is lanes else None)
     bound = record.recovery.bound
     if bound is not None:
-        lanes.axvspan(0, bound, color="tab:orange", alpha=0.08, label=f"probe bound {bound:g} s")
+        lanes.axvspan(0, bound, color="tab:orange", alpha=0.08, label=f"bound {bound:g} s")
     for times, label, color in (
         (record.published, "published", "tab:gray"),
         (record.consumed, "consumed", "tab:purple"),

@@ -19,11 +19,13 @@ from lab.report.plot import plot_record
 from lab.verdict import DETECTION_TOLERANCE_SECONDS
 
 HOW_TO_READ = f"""\
-**How to read it.** *bound* is the latest restart decision the liveness probe settings allow
-(`initialDelaySeconds` when the fault exists from container start + `periodSeconds × failureThreshold` +
-`timeoutSeconds`, plus the heartbeat age for a hung worker). *detection* is fault → restart decision, *excess* =
+**How to read it.** *bound* is the latest restart decision the fault's declared bound (`lab.fault.Bound`) allows:
+for a probe, what its settings allow (`initialDelaySeconds` when the fault exists from container start +
+`periodSeconds × failureThreshold` + `timeoutSeconds`, plus the heartbeat age for a hung worker); for a memory fault,
+the allocation's time to the limit; for a node cut off, the NotReady window plus tolerationSeconds; for a drain,
+kubectl's first retry. *detection* is fault → restart decision (for a node fault: the pod's eviction), *excess* =
 detection − bound (negative is inside the bound). A run *fails* when the excess reaches
-{DETECTION_TOLERANCE_SECONDS:g} s, when the decision came earlier than the probe allows, or on any ledger problem
+{DETECTION_TOLERANCE_SECONDS:g} s, when the decision came earlier than the bound allows, or on any ledger problem
 (`lab.verdict`: the same check the tests assert). *restart→Ready* is container start → pod Ready. *lost* counts
 published messages never consumed (a published id in the DLQ is lost too); *excused* are losses inside a documented,
 bounded window (in-memory emulator restart); *duplicated* counts extra deliveries (at-least-once is allowed).

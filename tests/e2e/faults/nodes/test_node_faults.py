@@ -11,12 +11,15 @@ fault starts from one Ready consumer per worker (`lab.nodedrain.spread`) and run
 - kubelet stopped (`lab.nodeinjectors.StopKubelet`): the same decisions, but the evicted pod's container keeps
   running and consuming on the cut-off node until the kubelet returns and stops it.
 The bounds are read from the live controller-manager, kubelet and pod spec (`lab.nodefaults.NodeSettings`) and
-checked by the injectors; the measured figures are in each record's notes and in docs/nodes.md.
+checked by the injectors, stage by stage; the eviction is each fault's restart decision, declared as `Bound.DRAIN`
+(before kubectl's first retry) or `Bound.NODE` (the NotReady window plus tolerationSeconds), so the verdict holds
+``detection`` to it and the report's bound and excess columns show it. Figures in each record's notes and in
+docs/nodes.md.
 """
 
 import pytest
 
-from lab.fault import Env, Fault
+from lab.fault import Bound, Env, Fault
 from lab.nodedrain import DrainNode, spread
 from lab.nodeinjectors import LoseNode, StopKubelet
 from lab.runner import run_fault
@@ -31,8 +34,10 @@ FAULTS = [
         "consumer's node drained",
         ("consumer",),
         DrainNode(),
-        "PDB honoured: evicted consumer drains within its grace period, replacement Ready on the other worker; a "
-        f"drain that would break the budget waits until capacity returns, then completes; {NOTHING_LOST}",
+        "PDB honoured: first eviction allowed at once, evicted consumer drains within its grace period, replacement "
+        "Ready on the other worker; a drain that would break the budget waits until capacity returns, then completes; "
+        f"{NOTHING_LOST}",
+        bound=Bound.DRAIN,
         burst=BURST,
     ),
     Fault(
@@ -41,6 +46,7 @@ FAULTS = [
         StopKubelet(),
         "NotReady after the grace period, pod Terminating after tolerationSeconds but its container keeps running and "
         f"consuming there, replacement Ready elsewhere; the returning kubelet stops it; {NOTHING_LOST}",
+        bound=Bound.NODE,
         burst=BURST,
     ),
     Fault(
@@ -49,6 +55,7 @@ FAULTS = [
         LoseNode(),
         "NotReady after the node-monitor grace period, consumer evicted after tolerationSeconds, replacement Ready on "
         f"the other worker; the node comes back Ready; {NOTHING_LOST}",
+        bound=Bound.NODE,
         burst=BURST,
     ),
 ]
