@@ -38,7 +38,7 @@ def detection_problems(recovery: Recovery) -> list[str]:
     if recovery.earliest is not None and detection < recovery.earliest - DETECTION_TOLERANCE_SECONDS:
         problems.append(
             f"{recovery.fault}: restart decided {detection:.1f} s after the fault, earlier than the "
-            f"{recovery.earliest:g} s the probe allows: not this fault's doing"
+            f"{recovery.earliest:g} s its bound allows: not this fault's doing"
         )
     return problems
 

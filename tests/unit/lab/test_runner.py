@@ -199,7 +199,7 @@ def test_the_declared_bound_is_asserted_by_the_verdict():
         return {"consumer": Reaction(recovery)}
 
     (record,) = run_fault(fault(FakeInjector(reactions), bound=Bound.LIVENESS), env())
-    assert len(record.problems) == 1 and "earlier than the 10 s the probe allows" in record.problems[0]
+    assert len(record.problems) == 1 and "earlier than the 10 s its bound allows" in record.problems[0]
 
 
 def test_injector_checks_become_problems():
