@@ -16,7 +16,7 @@ milliseconds instead of the ~0.4 s a fresh session pays (measured, docs/decision
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import botocore.session
@@ -78,29 +78,49 @@ def error_code(exc: BaseException) -> str:
     return exc.__class__.__name__
 
 
+def drop_connections(*clients: Any) -> None:
+    """Close the clients' kept-alive connections after a failed call, so the next call opens a new one.
+
+    Why: botocore reuses a pooled connection for every later call, so a connection opened to the wrong peer fails
+    every retry on it, long after a new connection would work. Seen on minikube (docs/services.md, "A pinned
+    connection"): a pod's first connection to a Service's ClusterIP left the node before kube-proxy had programmed
+    the Service, reached the host network's catch-all proxy, which answers any request with an empty 404 and keeps
+    the connection open, and the producer retried on it for minutes while a new connection reached LocalStack.
+    ``close`` only empties the pools: the client stays usable and reconnects (new DNS lookup, new NAT) next time.
+    """
+    for client in clients:
+        client.close()
+
+
 def retry_call(
     fn: Callable[[], T],
     *,
     policy: RetryPolicy,
     stop: threading.Event,
     before_sleep: Callable[[RetryCallState], None],
+    clients: Sequence[Any] = (),
 ) -> T:
     """Call ``fn`` until it succeeds or ``stop`` is set (then the last error is raised).
 
     The backoff sleep waits on ``stop`` so SIGTERM interrupts it at once; ``before_sleep``
     is where callers beat the heartbeat and log, so an outage of any length stays a
-    readiness problem and never a liveness one.
+    readiness problem and never a liveness one. ``clients`` are the clients ``fn`` calls:
+    each retry starts on new connections (``drop_connections``).
     """
 
     def sleep(seconds: float) -> None:
         stop.wait(seconds)
+
+    def failed(state: RetryCallState) -> None:
+        drop_connections(*clients)
+        before_sleep(state)
 
     retrying = Retrying(
         retry=retry_if_exception_type(TRANSIENT),
         wait=wait_random_exponential(multiplier=policy.initial, max=policy.cap),
         stop=stop_when_event_set(stop),
         sleep=sleep,
-        before_sleep=before_sleep,
+        before_sleep=failed,
         reraise=True,
     )
     return retrying(fn)

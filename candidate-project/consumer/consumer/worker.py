@@ -19,6 +19,7 @@ from tenacity import RetryCallState
 
 from shared.aws import (
     TRANSIENT,
+    drop_connections,
     error_code,
     make_client,
     make_probe_client,
@@ -153,6 +154,7 @@ class Consumer:
             policy=self._config.retry,
             stop=self._controls.stop,
             before_sleep=lambda state: self._on_retry(state, operation),
+            clients=(self._sqs, self._sqs_short),
         )
 
     def _on_retry(self, state: RetryCallState, operation: str) -> None:
@@ -177,5 +179,6 @@ class Consumer:
         try:
             self._probe.get_queue_url(QueueName=self._config.queue_name)
         except TRANSIENT as exc:
+            drop_connections(self._probe)
             return f"sqs: {error_code(exc)}: {str(exc)[:160]}"
         return None

@@ -20,6 +20,7 @@ from tenacity import RetryCallState
 
 from shared.aws import (
     TRANSIENT,
+    drop_connections,
     error_code,
     make_client,
     make_probe_client,
@@ -89,6 +90,7 @@ class Publisher:
                 policy=self._config.retry,
                 stop=self._controls.stop,
                 before_sleep=lambda state: self._on_retry(state, body),
+                clients=(self._sns,),
             )
         except TRANSIENT as exc:  # only reached when stop is set: retries never give up
             log_event(
@@ -162,5 +164,6 @@ class Publisher:
         try:
             self._probe.get_topic_attributes(TopicArn=arn)
         except TRANSIENT as exc:
+            drop_connections(self._probe)
             return f"sns: {error_code(exc)}: {str(exc)[:160]}"
         return None
