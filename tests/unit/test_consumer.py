@@ -13,28 +13,9 @@ from consumer.config import ConsumerConfig
 from consumer.worker import Consumer
 from shared.policy import RetryPolicy
 from shared.runtime import Controls
+from tests.unit.flaky import Flaky
 
 FAST = RetryPolicy(initial=0.001, cap=0.005)
-
-
-class Flaky:
-    """Wraps a real client; the first ``failures`` calls of ``method`` raise ``error``."""
-
-    def __init__(self, real: Any, method: str, failures: int, error: Exception) -> None:
-        self._real, self._method, self.left, self._error = real, method, failures, error
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._real, name)
-        if name != self._method:
-            return attr
-
-        def call(**kwargs: Any) -> Any:
-            if self.left > 0:
-                self.left -= 1
-                raise self._error
-            return attr(**kwargs)
-
-        return call
 
 
 def make_consumer(sqs: Any, controls: Controls | None = None, beats: list[int] | None = None, **kw: Any):
