@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from consumer.config import ConsumerConfig
 from consumer.worker import Consumer
@@ -96,6 +96,23 @@ def test_receive_errors_are_retried(wiring, sqs, events):
     assert make_consumer(flaky).poll_once() == 1
     retries = events("consume_retry")
     assert [(r["operation"], r["attempt"]) for r in retries] == [("receive", 1), ("receive", 2), ("receive", 3)]
+
+
+def test_a_retry_names_the_peer_that_answered(wiring, sqs, events):
+    """The catch-all proxy's bare 404 and an emulator's error look alike but for the Server header."""
+    stray = ClientError(
+        {"Error": {"Code": "404"}, "ResponseMetadata": {"HTTPHeaders": {"server": "keryx"}}}, "GetQueueUrl"
+    )
+    unanswered = EndpointConnectionError(endpoint_url="http://x")
+    sqs.send_message(QueueUrl=wiring.queue_url, MessageBody=json.dumps(message(1)))
+    first, second = Flaky(sqs, "receive_message", 1, stray), Flaky(sqs, "receive_message", 1, unanswered)
+    assert make_consumer(first).poll_once() == 1
+    sqs.send_message(QueueUrl=wiring.queue_url, MessageBody=json.dumps(message(2)))
+    assert make_consumer(second).poll_once() == 1
+    assert [(r["error"], r["server"]) for r in events("consume_retry")] == [
+        ("404", "keryx"),
+        ("EndpointConnectionError", None),
+    ]
 
 
 def test_delete_errors_are_retried_not_dropped(wiring, sqs, events):

@@ -78,6 +78,18 @@ def error_code(exc: BaseException) -> str:
     return exc.__class__.__name__
 
 
+def answered_by(exc: BaseException | None) -> str | None:
+    """The ``Server`` header of a failed call's answer, or None when nothing answered.
+
+    Why log it: an error status can come from a peer that is not the emulator (the host network's catch-all proxy
+    answers bare 404s, docs/services.md "A pinned connection"); the header tells the two apart in the pod's log.
+    """
+    if isinstance(exc, ClientError):
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        return str(headers["server"]) if "server" in headers else None
+    return None
+
+
 def drop_connections(*clients: Any) -> None:
     """Close the clients' kept-alive connections after a failed call, so the next call opens a new one.
 

@@ -20,6 +20,7 @@ from tenacity import RetryCallState
 
 from shared.aws import (
     TRANSIENT,
+    answered_by,
     drop_connections,
     error_code,
     make_client,
@@ -147,6 +148,7 @@ class Publisher:
             wait_seconds=round(state.upcoming_sleep, 3),
             error=error_code(exc) if exc else None,
             detail=str(exc)[:200] if exc else None,
+            server=answered_by(exc),
         )
 
     def start_problem(self) -> str | None:
