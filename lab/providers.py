@@ -104,12 +104,27 @@ class LabMinikubeManager(MinikubeDockerManagerBase):
     @classmethod
     def lab_start(cls, name: str, version: str | None, say: Say) -> tuple[LabMinikubeManager, bool]:
         manager = cls(name)
-        existed = manager.cluster_name in minikube_profiles()
-        say(f"{'reusing' if existed else 'creating'} minikube profile {manager.cluster_name}")
-        if existed:
-            manager.create(ClusterOptions(api_version=api_version(version), cluster_timeout=CLUSTER_TIMEOUT))
-            return manager, False
-        return _create(manager, version), True
+        if manager.cluster_name not in minikube_profiles():
+            say(f"creating minikube profile {manager.cluster_name}")
+            return _create(manager, version), True
+        # A running profile is only pointed at: `minikube start` on it restarts its control plane (seen 2026-12-07:
+        # etcd down ~3 min, the API server in CrashLoopBackOff after a few reuses). pytest-kubernetes' create starts
+        # the profile only when the kubeconfig `minikube update-context` wrote does not reach a ready API.
+        kubeconfig = tempfile.mkstemp(prefix="lab-minikube-", suffix=".kubeconfig")[1]
+        try:
+            run(
+                ["minikube", "update-context", "-p", manager.cluster_name],
+                say,
+                60,
+                {**os.environ, "KUBECONFIG": kubeconfig},
+            )
+        except RuntimeError as exc:  # a stopped profile may have no endpoint to write: `minikube start` finds it
+            say(f"minikube update-context failed, starting the profile: {str(exc).splitlines()[-1]}")
+        say(f"reusing minikube profile {manager.cluster_name}")
+        manager = cls(name, None, Path(kubeconfig))
+        options = ClusterOptions(api_version=api_version(version), cluster_timeout=CLUSTER_TIMEOUT)
+        manager.create(options, timeout=READY_TIMEOUT)
+        return manager, False
 
 
 class ExistingOffline(OfflineClusterManager):

@@ -22,6 +22,7 @@ import pytest
 from pytest_kubernetes.options import ClusterOptions
 
 from lab.kube import Kube, holds, wait_for
+from lab.providers import LabMinikubeManager
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
 from tests.cluster.test_liveness import CONTAINER, RESTART_DEADLINE, unhealthy_pod
 from tests.cluster.test_workloads import fetch
@@ -232,3 +233,25 @@ def test_check_pod_state_readers_on_broken_cases():
     assert waiting_reason(creating) is None
     never = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ErrImageNeverPull"}}}]}}
     assert waiting_reason(never) == "ErrImageNeverPull"
+
+
+def control_plane_starts(kube: Kube) -> list[tuple[str, int, str | None]]:
+    """(container, restarts, running since) of the profile's etcd and API server."""
+    pods = Kube(kube.manager, "kube-system").json("get", "pods")["items"]
+    return [
+        (c["name"], c["restartCount"], c["state"].get("running", {}).get("startedAt"))
+        for pod in pods
+        if pod["metadata"]["name"].startswith(("etcd-", "kube-apiserver-"))
+        for c in pod["status"]["containerStatuses"]
+    ]
+
+
+def test_minikube_reuse_leaves_the_running_control_plane_alone(kube):
+    """The lab reuses a running profile (a second run, ``--keep-cluster``) without ``minikube start``, which restarts
+    the control plane (seen 2026-12-07: etcd down ~3 min after a few reuses, the API server in CrashLoopBackOff)."""
+    before = control_plane_starts(kube)
+    assert len(before) == 2 and all(since for _, _, since in before), before
+    manager, created = LabMinikubeManager.lab_start(PROFILE, None, print)
+    assert not created and manager.cluster_name == kube.manager.cluster_name
+    assert Kube(manager).json("get", "nodes")["items"], "the reused kubeconfig reaches the API"
+    assert control_plane_starts(kube) == before

@@ -138,6 +138,33 @@ def test_a_stopped_minikube_profile_counts_as_existing_so_the_run_never_deletes_
     assert providers.minikube_profiles() == {"pytest-resiliency-lab"}
 
 
+def reuse_minikube(monkeypatch, answers: bool):
+    """lab_start on an existing profile; the API reached through the written kubeconfig answers or not."""
+    commands, started = [], []
+    monkeypatch.setattr(providers, "minikube_profiles", lambda: {"pytest-resiliency-lab"})
+    monkeypatch.setattr(providers, "run", lambda argv, say, timeout, env=None: commands.append((argv, env)) or "")
+    monkeypatch.setattr(providers.LabMinikubeManager, "_ensure_executable", lambda self: None)
+    monkeypatch.setattr(providers.LabMinikubeManager, "ready", lambda self, timeout=20: answers or bool(started))
+    monkeypatch.setattr(providers.LabMinikubeManager, "_on_create", lambda self, options, **kw: started.append(options))
+    manager, created = providers.LabMinikubeManager.lab_start("resiliency-lab", None, lambda _: None)
+    return manager, created, commands, started
+
+
+def test_a_running_minikube_profile_is_reused_without_minikube_start(monkeypatch):
+    """`minikube start` on a running profile restarts its control plane: reuse only writes a kubeconfig."""
+    manager, created, commands, started = reuse_minikube(monkeypatch, answers=True)
+    [(argv, env)] = commands
+    assert argv == ["minikube", "update-context", "-p", "pytest-resiliency-lab"]
+    assert env["KUBECONFIG"] == str(manager.kubeconfig) and not created and started == []
+
+
+def test_a_stopped_minikube_profile_is_started_on_the_written_kubeconfig(monkeypatch):
+    manager, created, _, started = reuse_minikube(monkeypatch, answers=False)
+    [options] = started
+    assert options.kubeconfig_path == manager.kubeconfig and not created
+    assert options.api_version == providers.pinned("K8S_VERSION").removeprefix("v")
+
+
 def e2e_arguments(line: str, variables: dict[str, str]) -> list[str]:
     """The pytest arguments of a `tox -e e2e -- ARGS` command line, variables expanded."""
     for name, value in variables.items():
