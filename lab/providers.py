@@ -126,6 +126,30 @@ class LabMinikubeManager(MinikubeDockerManagerBase):
         manager.create(options, timeout=READY_TIMEOUT)
         return manager, False
 
+    def load_image(self, image: str) -> None:
+        """``minikube image load`` of an explicitly tagged reference, then a check that the node holds it.
+
+        Why: minikube loads its argument as a tarball when a file or folder of that name exists in the working
+        directory, and exits 0 when that fails: ``faultproxy`` (the repository's faultproxy/ folder) was never
+        loaded and its pod waited in ErrImageNeverPull (whole suite on minikube, 2026-12-07).
+        """
+        reference = tagged(image)
+        super().load_image(reference)
+        listed = self._exec(["image", "ls", "-p", self.cluster_name]).stdout.decode()
+        if short_name(reference) not in {short_name(line) for line in listed.split()}:
+            raise RuntimeError(f"minikube image load {reference} left the node without it: {listed.split()}")
+
+
+def tagged(image: str) -> str:
+    """``NAME`` as ``NAME:latest`` (what Docker means by it), so it cannot be read as a path; tags and digests kept."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+def short_name(reference: str) -> str:
+    """A reference without the registry and namespace minikube's ``image ls`` adds (docker.io/library/NAME:TAG)."""
+    return reference.strip().removeprefix("docker.io/").removeprefix("library/")
+
 
 class ExistingOffline(OfflineClusterManager):
     """The offline cluster's own kubeconfig given as an external cluster: images go in with its tool."""

@@ -165,6 +165,39 @@ def test_a_stopped_minikube_profile_is_started_on_the_written_kubeconfig(monkeyp
     assert options.api_version == providers.pinned("K8S_VERSION").removeprefix("v")
 
 
+def minikube_loading(monkeypatch, listed: str):
+    """A LabMinikubeManager whose minikube calls are recorded; ``image ls`` answers ``listed``."""
+    calls = []
+
+    def exec_(self, arguments, additional_env=None, timeout=None):
+        calls.append(arguments)
+        out = listed if arguments[:2] == ["image", "ls"] else ""
+        return subprocess.CompletedProcess(arguments, 0, stdout=out.encode(), stderr=b"")
+
+    monkeypatch.setattr(providers.LabMinikubeManager, "_ensure_executable", lambda self: None)
+    monkeypatch.setattr(providers.LabMinikubeManager, "_exec", exec_)
+    return providers.LabMinikubeManager("resiliency-lab"), calls
+
+
+def test_minikube_loads_an_untagged_image_by_a_reference_that_cannot_be_a_path(monkeypatch):
+    """minikube reads ``faultproxy`` as the repository's faultproxy/ folder; ``faultproxy:latest`` is an image."""
+    manager, calls = minikube_loading(
+        monkeypatch, "docker.io/library/faultproxy:latest\ndocker.io/lab/toxiproxy:v2.5.0\n"
+    )
+    manager.load_image("faultproxy")
+    manager.load_image("lab/toxiproxy:v2.5.0")
+    loads = [c for c in calls if c[:2] == ["image", "load"]]
+    assert loads == [["image", "load", f"{image}", "-p", "pytest-resiliency-lab"] for image in
+                     ("faultproxy:latest", "lab/toxiproxy:v2.5.0")]  # fmt: skip
+
+
+def test_minikube_load_fails_when_the_node_does_not_hold_the_image_after_it(monkeypatch):
+    """minikube exits 0 when it could not load: the node's image list decides."""
+    manager, _ = minikube_loading(monkeypatch, "docker.io/library/producer:latest\n")
+    with pytest.raises(RuntimeError, match="left the node without it"):
+        manager.load_image("faultproxy")
+
+
 def e2e_arguments(line: str, variables: dict[str, str]) -> list[str]:
     """The pytest arguments of a `tox -e e2e -- ARGS` command line, variables expanded."""
     for name, value in variables.items():
