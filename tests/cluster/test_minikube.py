@@ -22,7 +22,7 @@ import pytest
 from pytest_kubernetes.options import ClusterOptions
 
 from lab.kube import Kube, holds, wait_for
-from lab.providers import LabMinikubeManager
+from lab.providers import LabMinikubeManager, short_name
 from tests.cluster.conftest import IMAGE_DIR, TEST_IMAGE, pinned_k8s_version
 from tests.cluster.test_liveness import CONTAINER, RESTART_DEADLINE, unhealthy_pod
 from tests.cluster.test_workloads import fetch
@@ -51,12 +51,8 @@ def node_problems(node: dict, version: str) -> list[str]:
 
 def image_problems(listed: str, image: str) -> list[str]:
     """`minikube image ls` output must name IMAGE (it writes docker.io/library/NAME for a plain NAME)."""
-
-    def short(ref: str) -> str:
-        return ref.strip().removeprefix("docker.io/").removeprefix("library/")
-
-    names = {short(line) for line in listed.splitlines()}
-    return [] if short(image) in names else [f"{image} not in the node: {sorted(names)}"]
+    names = {short_name(line) for line in listed.splitlines()}
+    return [] if short_name(image) in names else [f"{image} not in the node: {sorted(names)}"]
 
 
 def minikube(*args: str, timeout: float = 300, env: dict | None = None) -> str:
